@@ -1,0 +1,1 @@
+"""Reusable, serializable Keras layers: tied (W^T) dense, input noise, activity penalties."""

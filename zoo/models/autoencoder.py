@@ -1,0 +1,112 @@
+"""The undercomplete autoencoder: an N-M-N bottleneck network that learns to copy its input through a code.
+
+With nonlinear layers and a cross-entropy loss it is the deep autoencoder of Hinton & Salakhutdinov (2006).
+With no nonlinearity and a squared loss (`linear_ae_mnist`), its optimum spans the same subspace as the
+top-k principal components of the data: PCA learned by gradient descent.
+"""
+
+import tensorflow as tf
+import keras
+
+from zoo.models.base import ImageAutoencoder, replica_mean
+
+LOSSES = ("bce", "mse")
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class Autoencoder(ImageAutoencoder):
+    """Dense encoder input_dim -> hidden_units -> latent_dim, mirrored decoder back to input_dim.
+
+    The decoder's last layer yields logits; `decoder` applies `output_activation` on top, and the loss
+    uses the logits for a numerically stable cross-entropy.
+    """
+
+    family = "autoencoder"
+
+    def __init__(self, input_dim=784, hidden_units=(512, 256), latent_dim=30, activation="relu",
+                 latent_activation=None, output_activation="sigmoid", loss="bce", **kwargs):
+        super().__init__(**kwargs)
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+        if loss == "bce" and output_activation != "sigmoid":
+            raise ValueError("loss='bce' needs output_activation='sigmoid'")
+        hidden_units = [int(u) for u in hidden_units]
+        self._config = dict(input_dim=input_dim, hidden_units=hidden_units, latent_dim=latent_dim,
+                            activation=activation, latent_activation=latent_activation,
+                            output_activation=output_activation, loss=loss)
+        self.input_dim, self.latent_dim, self.loss_kind = input_dim, latent_dim, loss
+
+        x = keras.Input((input_dim,), name="image")
+        h = x
+        for i, units in enumerate(hidden_units):
+            h = keras.layers.Dense(units, activation=activation, name=f"enc_{i}")(h)
+        code = keras.layers.Dense(latent_dim, activation=latent_activation, name="code")(h)
+        self.encoder = keras.Model(x, code, name="encoder")
+
+        z = keras.Input((latent_dim,), name="z")
+        h = z
+        for i, units in enumerate(reversed(hidden_units)):
+            h = keras.layers.Dense(units, activation=activation, name=f"dec_{i}")(h)
+        logits = keras.layers.Dense(input_dim, name="logits")(h)
+        self.decoder_logits = keras.Model(z, logits, name="decoder_logits")
+        pixels = keras.layers.Activation(output_activation or "linear", name="pixels")(logits)
+        self.decoder = keras.Model(z, pixels, name="decoder")
+
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.se_tracker = keras.metrics.Mean(name="squared_error")
+        self.built = True  # encoder and decoder are built above; nothing is left to infer from data
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.se_tracker]
+
+    def _losses(self, x, training):
+        logits = self.decoder_logits(self.encoder(x, training=training), training=training)
+        pixels = tf.sigmoid(logits) if self.loss_kind == "bce" else self.decoder.get_layer("pixels")(logits)
+        se = tf.reduce_sum(tf.square(pixels - x), axis=-1)
+        if self.loss_kind == "bce":
+            rec = tf.reduce_sum(tf.nn.sigmoid_cross_entropy_with_logits(labels=x, logits=logits), axis=-1)
+        else:
+            rec = se
+        return rec, se
+
+    def train_step(self, data):
+        x = data[0] if isinstance(data, (tuple, list)) else data
+        with tf.GradientTape() as tape:
+            rec, se = self._losses(x, training=True)
+            loss = replica_mean(rec)
+            if self.losses:
+                loss += tf.add_n(self.losses)
+        grads = tape.gradient(loss, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+        self.loss_tracker.update_state(rec)
+        self.se_tracker.update_state(se)
+        return {m.name: m.result() for m in self.metrics}
+
+    def test_step(self, data):
+        x = data[0] if isinstance(data, (tuple, list)) else data
+        rec, se = self._losses(x, training=False)
+        self.loss_tracker.update_state(rec)
+        self.se_tracker.update_state(se)
+        return {m.name: m.result() for m in self.metrics}
+
+
+# Presets: plain dicts beside the model they configure. `train` holds the seeded recipe that made the weights.
+PRESETS = {
+    "ae_mnist": {
+        "class": Autoencoder,
+        "family": "autoencoder",
+        "description": "Deep undercomplete autoencoder 784-512-256-30-256-512-784, ReLU, sigmoid output, "
+                       "cross-entropy loss.",
+        "config": dict(hidden_units=[512, 256], latent_dim=30, activation="relu",
+                       output_activation="sigmoid", loss="bce"),
+        "train": dict(epochs=60, batch_size=128, learning_rate=1e-3),
+    },
+    "linear_ae_mnist": {
+        "class": Autoencoder,
+        "family": "autoencoder",
+        "description": "Linear autoencoder 784-30-784 with squared loss: learns the PCA subspace (k=30).",
+        "config": dict(hidden_units=[], latent_dim=30, activation=None, output_activation=None, loss="mse"),
+        "train": dict(epochs=60, batch_size=128, learning_rate=1e-3),
+    },
+}
