@@ -9,6 +9,7 @@
 
 import difflib
 import fnmatch
+import inspect
 import json
 import os
 import shutil
@@ -49,13 +50,27 @@ def preset(name):
     return PRESETS[name]
 
 
+def config_keys(cls):
+    """Constructor arguments a model class accepts, up its class chain (subclasses pass **kwargs up)."""
+    keys = {"name"}
+    for klass in cls.__mro__:
+        if klass in (keras.Model, keras.layers.Layer):
+            break
+        init = klass.__dict__.get("__init__")
+        if init is not None:
+            keys |= {n for n, prm in inspect.signature(init).parameters.items()
+                     if n != "self" and prm.kind not in (prm.VAR_KEYWORD, prm.VAR_POSITIONAL)}
+    return keys
+
+
 def build(name, **overrides):
     """An untrained model from the preset's config; keyword overrides replace config values."""
     p = preset(name)
     config = dict(p["config"])
-    unknown = sorted(set(overrides) - set(config) - {"name"})
+    allowed = config_keys(p["class"])
+    unknown = sorted(set(overrides) - allowed)
     if unknown:
-        raise ZooError(f"{name}: unknown config keys {unknown}; the preset's keys are {sorted(config)}")
+        raise ZooError(f"{name}: unknown config keys {unknown}; expected some of {sorted(allowed)}")
     config.update(overrides)
     config.setdefault("name", name)
     return p["class"](**config)
@@ -151,6 +166,16 @@ def write_json_atomic(path, obj):
     os.replace(tmp, path)
 
 
+def inference_copy(model):
+    """The same model rebuilt from its config with the same weights and no optimizer state: a pretrained
+    file is for inference and fine-tuning, and Adam's moments would triple its size."""
+    if getattr(model, "optimizer", None) is None:
+        return model
+    clone = type(model).from_config(model.get_config())
+    clone.set_weights(model.get_weights())
+    return clone
+
+
 def save_model_dir(model, folder, card=None, extra_files=None):
     """Write model.keras, card.json and extra files to a temporary sibling folder, then swap it in.
 
@@ -162,7 +187,7 @@ def save_model_dir(model, folder, card=None, extra_files=None):
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
     try:
-        model.save(tmp / MODEL_FILE)
+        inference_copy(model).save(tmp / MODEL_FILE)
         if card is not None:
             write_json_atomic(tmp / CARD_FILE, card)
         for rel, writer in (extra_files or {}).items():

@@ -158,3 +158,4 @@ def command_line():
 
 def dumps(obj):
     return json.dumps(obj, indent=2)
+from zoo.pretrain import pretrain_layerwise  # noqa: E402

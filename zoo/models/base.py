@@ -79,9 +79,11 @@ class ImageAutoencoder(keras.Model):
     # -- evaluation ----------------------------------------------------------------------------------------
     def test_metrics(self, x, y=None):
         """Reconstruction figures per image on float rows x: squared error and cross-entropy (nats)."""
-        rec = np.clip(self._batched(lambda r: self.call(r), x).astype(np.float64), 1e-7, 1 - 1e-7)
+        # Squared error on the raw output (as PCA is scored); cross-entropy needs it clipped into (0, 1).
+        raw = self._batched(lambda r: self.call(r), x).astype(np.float64)
         xd = x.astype(np.float64)
-        se = np.sum((rec - xd) ** 2, axis=1)
+        se = np.sum((raw - xd) ** 2, axis=1)
+        rec = np.clip(raw, 1e-7, 1 - 1e-7)
         bce = -np.sum(xd * np.log(rec) + (1 - xd) * np.log(1 - rec), axis=1)
         return {"squared_error_per_image": float(se.mean()), "bce_per_image": float(bce.mean())}
 
