@@ -260,6 +260,10 @@ def build_parser():
     p.add_argument("--out", required=True, help="folder to write into")
     p.set_defaults(func=cmd_pictures)
 
+    from zoo import finetune  # its command lives beside the fine-tuning code it drives
+
+    finetune.add_cli(sub)
+
     p = sub.add_parser("demo", help="load every pretrained model and write its pictures",
                        description="Load every shipped model, write its pictures under --out and print a summary.")
     p.add_argument("--out", default="demo_out")
