@@ -72,7 +72,8 @@ def test_linear_autoencoder_finds_the_pca_subspace(rng):
     qa, qb = np.linalg.qr(w)[0], vt[:3].T
     angles = np.degrees(np.arccos(np.clip(np.linalg.svd(qa.T @ qb, compute_uv=False), -1, 1)))
     assert angles.max() < 2.0, angles
-    np.testing.assert_allclose(principal_angles_deg(w, vt[:3].T), angles, atol=1e-6)
+    # arccos is ill-conditioned near 0 degrees in float32, so the two computations agree to ~0.01 degree.
+    np.testing.assert_allclose(principal_angles_deg(w, vt[:3].T), angles, atol=0.01)
     # A random subspace is far from it, so the check can fail.
     assert principal_angles_deg(rng.normal(size=(20, 3)), vt[:3].T).max() > 30
 

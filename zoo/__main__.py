@@ -75,15 +75,24 @@ def cmd_info(args):
 def cmd_train(args):
     from zoo.train import command_line, train_preset
 
+    from zoo.errors import ZooError
+
     overrides = {}
     for item in args.set or []:
-        key, _, value = item.partition("=")
-        if not _:
-            raise SystemExit(f"zoo train: error: --set expects KEY=VALUE, got {item!r}")
-        overrides[key] = json.loads(value) if value[:1] in "[{0123456789-tfn\"" else value
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ZooError(f"--set expects KEY=VALUE, got {item!r}")
+        try:
+            overrides[key] = json.loads(value) if value[:1] in "[{0123456789-tfn\"" else value
+        except json.JSONDecodeError as e:
+            raise ZooError(f"--set {key}: {value!r} is not a JSON value ({e.msg})") from None
     model, card = train_preset(args.name, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
                                out=args.out, learning_rate=args.learning_rate, verbose=args.verbose,
-                               command=command_line(), **overrides)
+                               command=command_line(), strategy=args.strategy,
+                               mixed_precision=args.mixed_precision, jit_compile=args.jit_compile,
+                               deterministic=args.deterministic, **overrides)
+    if card is None:
+        return  # a non-chief worker of a multi-worker run: the chief writes the folder
     out = Path(args.out) if args.out else None
     print(json.dumps({"saved": str(out or f"saved_models/{args.name}"), "metrics": card["metrics"]}, indent=2))
 
@@ -222,6 +231,12 @@ def build_parser():
     p.add_argument("--out", help="output folder (default saved_models/NAME)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value (JSON values)")
     p.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2], help="Keras progress: 1 bar, 2 line per epoch")
+    p.add_argument("--strategy", default="default", choices=["default", "mirrored", "multiworker"],
+                   help="tf.distribute strategy; multiworker reads TF_CONFIG (see README)")
+    p.add_argument("--mixed-precision", action="store_true", help="float16 compute, float32 losses (GPU)")
+    p.add_argument("--jit-compile", action="store_true", help="compile train steps with XLA")
+    p.add_argument("--deterministic", action="store_true",
+                   help="deterministic TensorFlow ops: a resumed run matches an uninterrupted one bit for bit")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="print test metrics as JSON",

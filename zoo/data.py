@@ -173,31 +173,68 @@ def binarize(x, seed=0):
 
 
 def pipeline(x, y=None, batch_size=128, shuffle=True, seed=0, dynamic_binarization=False,
-             drop_remainder=False):
+             drop_remainder=False, epoch=None):
     """A tf.data pipeline over rows x (and labels y): shuffle, batch, optional binarization, prefetch.
 
     Dynamic binarization draws a new binary image from the pixel intensities at every visit, the usual
     regulariser for Bernoulli likelihoods on MNIST. Without labels the elements are (x, x) so that
     `fit` sees an input and a target.
+
+    With `epoch` (an int64 tf.Variable that training sets at the start of each epoch), the shuffle order
+    and the binarization noise are stateless functions of (seed, epoch, batch): a run resumed from a
+    checkpoint at epoch k sees exactly the batches an uninterrupted run sees, and every worker of a
+    multi-worker run sees the same global batches.
     """
     import tensorflow as tf
 
-    if batch_size <= 0:
+    if int(batch_size) != batch_size or batch_size <= 0:
         raise ZooError(f"batch_size must be a positive integer, got {batch_size}")
     if len(x) == 0:
         raise ZooError("the dataset is empty; expected at least one example")
-    ds = tf.data.Dataset.from_tensor_slices((x,) if y is None else (x, y))
-    if shuffle:
-        ds = ds.shuffle(min(len(x), 20000), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    if y is not None and len(y) != len(x):
+        raise ZooError(f"got {len(x)} examples but {len(y)} labels")
+    tensors = (x,) if y is None else (x, y)
+    if epoch is None:
+        ds = tf.data.Dataset.from_tensor_slices(tensors)
+        if shuffle:
+            ds = ds.shuffle(min(len(x), 20000), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    else:
+        n = len(x)
+        consts = tuple(tf.constant(t) for t in tensors)
+
+        def epoch_order(_):
+            idx = tf.range(n, dtype=tf.int64)
+            if shuffle:
+                idx = tf.random.experimental.stateless_shuffle(
+                    idx, seed=tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch, tf.int64)]))
+            return tf.data.Dataset.from_tensor_slices(idx)
+
+        batches = n // batch_size if drop_remainder else -(-n // batch_size)
+        ds = (tf.data.Dataset.from_tensors(0).flat_map(epoch_order)
+              .batch(batch_size, drop_remainder=drop_remainder)
+              .apply(tf.data.experimental.assert_cardinality(batches))  # flat_map hides the length
+              .map(lambda idx: tuple(tf.gather(c, idx) for c in consts)))
     if dynamic_binarization:
-        gen = tf.random.Generator.from_seed(seed)
+        if epoch is None:
+            gen = tf.random.Generator.from_seed(seed)
 
-        def _binarize(*t):
-            xb = tf.cast(gen.uniform(tf.shape(t[0])) < t[0], tf.float32)
-            return (xb,) + tuple(t[1:])
+            def _binarize(*t):
+                xb = tf.cast(gen.uniform(tf.shape(t[0])) < t[0], tf.float32)
+                return (xb,) + tuple(t[1:])
 
-        ds = ds.map(_binarize, num_parallel_calls=tf.data.AUTOTUNE)
+            ds = ds.map(_binarize, num_parallel_calls=tf.data.AUTOTUNE)
+        else:
+            def _binarize_stateless(i, t):
+                noise_seed = tf.stack([tf.constant(seed, tf.int64) * 1_000_003 + tf.cast(epoch, tf.int64), i])
+                xb = tf.cast(tf.random.stateless_uniform(tf.shape(t[0]), seed=noise_seed) < t[0], tf.float32)
+                return (xb,) + tuple(t[1:])
+
+            ds = ds.enumerate().map(_binarize_stateless, num_parallel_calls=tf.data.AUTOTUNE)
     if y is None:
         ds = ds.map(lambda xb: (xb, xb))
-    return ds.prefetch(tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    # Workers split every global batch between them (rather than taking whole files or batches), so the
+    # global batch, and hence the gradient, is the same whatever the number of replicas.
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return ds.with_options(options).prefetch(tf.data.AUTOTUNE)

@@ -3,6 +3,8 @@ epoch, and a pretrained folder (model.keras, card.json, preview.png) written ato
 
 import json
 import math
+import os
+import shutil
 import platform
 import shlex
 import sys
@@ -41,13 +43,20 @@ class PreviewCallback(keras.callbacks.Callback):
         write_png(self.path, self.model.preview(self.images))
 
 
+class NonFiniteLoss(ZooError):
+    """Training produced a NaN or Inf loss."""
+
+
 class StopOnNonFinite(keras.callbacks.Callback):
-    """Stops at the first NaN or Inf loss and says where, before a bad step reaches a checkpoint."""
+    """Stops at the first NaN or Inf loss and says where.
+
+    It raises rather than setting stop_training: Keras would still run the epoch-end callbacks, and the
+    backup would then hold the bad weights. Raising leaves the last good backup untouched.
+    """
 
     def __init__(self):
         super().__init__()
         self.epoch = 0
-        self.message = None
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
@@ -55,8 +64,89 @@ class StopOnNonFinite(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
-            self.message = f"loss became {float(loss)} at epoch {self.epoch + 1}, step {batch + 1}; training stopped"
-            self.model.stop_training = True
+            raise NonFiniteLoss(f"loss became {float(loss)} at epoch {self.epoch + 1}, step {batch + 1}; "
+                                "training stopped, the last good checkpoint and any saved model are unchanged")
+
+
+class EpochCounter(keras.callbacks.Callback):
+    """Sets the epoch variable the input pipeline keys its shuffle and noise on (see zoo.data.pipeline)."""
+
+    def __init__(self, variable):
+        super().__init__()
+        self.variable = variable
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.variable.assign(epoch)
+
+
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """BackupAndRestore whose weights and epoch counter change together.
+
+    Keras writes latest.weights.h5 and training_metadata.json one after the other; a SIGKILL between
+    the two would resume epoch k's weights as if they were epoch k-1's. Here each backup is written to
+    a fresh folder that then replaces the old one by rename, so a kill at any point leaves a complete
+    backup: the new one, or the old one (kept as <dir>.old while the swap happens).
+    """
+
+    def __init__(self, backup_dir):
+        super().__init__(backup_dir, save_freq="epoch", delete_checkpoint=True)
+        self._final_dir = backup_dir
+        self._old_dir = backup_dir + ".old"
+
+    def on_train_begin(self, logs=None):
+        if not os.path.isdir(self._final_dir) and os.path.isdir(self._old_dir):
+            os.replace(self._old_dir, self._final_dir)  # killed between the two renames of a swap
+        shutil.rmtree(self._old_dir, ignore_errors=True)
+        super().on_train_begin(logs)
+
+    def _save_model(self):
+        tmp = self._final_dir + ".tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp)
+        self.model.save_weights(os.path.join(tmp, "latest.weights.h5"), overwrite=True)
+        with open(os.path.join(tmp, "training_metadata.json"), "w") as f:
+            json.dump({"epoch": self._current_epoch, "batch": self._last_batch_seen}, f)
+        if os.path.isdir(self._final_dir):
+            os.replace(self._final_dir, self._old_dir)
+        os.replace(tmp, self._final_dir)
+        shutil.rmtree(self._old_dir, ignore_errors=True)
+
+
+STRATEGIES = ("default", "mirrored", "multiworker")
+
+
+def make_strategy(name="default"):
+    """default: the current (single-device) strategy; mirrored: all local devices; multiworker: the
+    cluster described by TF_CONFIG."""
+    if isinstance(name, tf.distribute.Strategy):
+        return name
+    if name in (None, "default"):
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        import os
+
+        if "TF_CONFIG" not in os.environ:
+            raise ZooError("--strategy multiworker needs TF_CONFIG describing the cluster (see README)")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ZooError(f"unknown strategy {name!r}; expected one of {', '.join(STRATEGIES)}")
+
+
+def is_chief(strategy):
+    """True on the worker that writes files (the only one, outside multi-worker training)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not getattr(resolver, "task_type", None):
+        return True
+    return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0)
+
+
+def make_optimizer(name, learning_rate):
+    if name == "adam":
+        return keras.optimizers.Adam(learning_rate)
+    if name == "sgd":
+        return keras.optimizers.SGD(learning_rate)
+    raise ZooError(f"unknown optimizer {name!r}; expected adam or sgd")
 
 
 def check_positive(**values):
@@ -66,34 +156,48 @@ def check_positive(**values):
 
 
 def fit(model, splits, epochs, batch_size, learning_rate=1e-3, seed=0, work_dir=None,
-        dynamic_binarization=False, verbose=1, extra_callbacks=()):
-    """Compile with Adam and fit on splits["train"], validating on splits["val"].
+        dynamic_binarization=False, verbose=1, extra_callbacks=(), strategy=None, optimizer="adam",
+        jit_compile=False):
+    """Compile and fit on splits["train"], validating on splits["val"].
 
-    With a work_dir, training state is backed up every epoch (BackupAndRestore), so a killed run started
-    again with the same command resumes where it was.
+    batch_size is the global batch: under a strategy, each replica takes its share of every batch. Build
+    the model inside `strategy.scope()` (train_preset does); compiling happens here, in the same scope.
+    With a work_dir, training state is backed up every epoch (BackupAndRestore), and the input order is a
+    function of (seed, epoch), so a killed run started again with the same command ends with the same
+    weights as an uninterrupted one.
     """
     check_positive(epochs=epochs, batch_size=batch_size)
-    keras.utils.set_random_seed(seed)
+    strategy = make_strategy(strategy)
     x_train, y_train = splits["train"]
     x_val, y_val = splits["val"]
+    check_finite(x_train, "training data")
     labelled = getattr(model, "needs_labels", False)
+    epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="data_epoch")
     train_ds = zdata.pipeline(x_train, y_train if labelled else None, batch_size, shuffle=True, seed=seed,
-                              dynamic_binarization=dynamic_binarization)
+                              dynamic_binarization=dynamic_binarization, epoch=epoch)
     val_ds = zdata.pipeline(x_val, y_val if labelled else None, batch_size, shuffle=False, seed=seed + 1,
-                            dynamic_binarization=dynamic_binarization) if len(x_val) else None
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate))
-    stopper = StopOnNonFinite()
-    callbacks = [stopper, *extra_callbacks]
+                            dynamic_binarization=dynamic_binarization,
+                            epoch=tf.Variable(0, dtype=tf.int64, trainable=False)) if len(x_val) else None
+    with strategy.scope():
+        model.compile(optimizer=make_optimizer(optimizer, learning_rate), jit_compile=jit_compile)
+    callbacks = [EpochCounter(epoch), StopOnNonFinite(), *extra_callbacks]
     if work_dir is not None:
         work_dir = Path(work_dir)
         work_dir.mkdir(parents=True, exist_ok=True)
-        callbacks.append(keras.callbacks.BackupAndRestore(str(work_dir / "backup")))
-        callbacks.append(keras.callbacks.CSVLogger(str(work_dir / "history.csv"), append=True))
-        callbacks.append(PreviewCallback(x_val[:10] if len(x_val) else x_train[:10], work_dir / "preview.png"))
-    history = model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=verbose)
-    if stopper.message:
-        raise ZooError(stopper.message)
-    return history
+        # Every worker of a multi-worker run keeps its own (identical) backup: no two writers share a file.
+        resolver = getattr(strategy, "cluster_resolver", None)
+        task = f"-{resolver.task_type}{resolver.task_id}" if resolver is not None and resolver.task_type else ""
+        callbacks.append(AtomicBackupAndRestore(str(work_dir / f"backup{task}")))
+        if is_chief(strategy):
+            callbacks.append(keras.callbacks.CSVLogger(str(work_dir / "history.csv"), append=True))
+            preview_x = x_val[:10] if len(x_val) else x_train[:10]
+            callbacks.append(PreviewCallback(preview_x, work_dir / "preview.png"))
+    return model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=verbose)
+
+
+def check_finite(x, what):
+    if not np.all(np.isfinite(x)):
+        raise ZooError(f"{what} contains NaN or Inf; clean it before training")
 
 
 def evaluate(model, split):
@@ -103,9 +207,16 @@ def evaluate(model, split):
 
 
 def train_preset(name, epochs=None, batch_size=None, seed=0, out=None, learning_rate=None, verbose=1,
-                 command=None, **overrides):
+                 command=None, strategy="default", mixed_precision=False, jit_compile=False,
+                 deterministic=False, **overrides):
     """Train a registered model with its preset recipe and write a pretrained folder to `out`
-    (default saved_models/<name>). Returns (model, card)."""
+    (default saved_models/<name>). Returns (model, card).
+
+    strategy: "default", "mirrored" or "multiworker" (or a tf.distribute.Strategy); model, optimizer and
+    metrics are built in its scope and batch_size stays the global batch. mixed_precision computes in
+    float16 while the losses and likelihoods stay float32. deterministic turns on TensorFlow's
+    deterministic ops, which make a resumed run bit-identical to an uninterrupted one.
+    """
     p = registry.preset(name)
     recipe = dict(p.get("train", {}))
     epochs = epochs if epochs is not None else recipe.get("epochs", 10)
@@ -116,12 +227,21 @@ def train_preset(name, epochs=None, batch_size=None, seed=0, out=None, learning_
     work_dir = out.parent / f".{out.name}.work"
 
     splits = zdata.mnist_splits(validation=recipe.get("validation", 2000), seed=seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+    if mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    strategy = make_strategy(strategy)
     keras.utils.set_random_seed(seed)
-    model = registry.build(name, **overrides)
+    with strategy.scope():
+        model = registry.build(name, **overrides)
     start = time.time()
     history = fit(model, splits, epochs, batch_size, learning_rate, seed, work_dir,
-                  dynamic_binarization=recipe.get("dynamic_binarization", False), verbose=verbose)
+                  dynamic_binarization=recipe.get("dynamic_binarization", False), verbose=verbose,
+                  strategy=strategy, jit_compile=jit_compile)
     seconds = time.time() - start
+    if not is_chief(strategy):
+        return model, None  # only the chief writes the pretrained folder
     metrics = evaluate(model, splits["test"])
     config = model.get_config()
     config.pop("trainable", None)
@@ -139,6 +259,8 @@ def train_preset(name, epochs=None, batch_size=None, seed=0, out=None, learning_
                                            f"--batch-size {batch_size} --seed {seed}",
                      "seed": seed, "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
                      "optimizer": "Adam", "seconds": round(seconds, 1),
+                     "strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync,
+                     "mixed_precision": mixed_precision, "jit_compile": jit_compile,
                      "final": {k: round(float(v[-1]), 4) for k, v in history.history.items()}},
         "metrics": {"split": "test", **metrics},
         "versions": versions(),
@@ -146,8 +268,6 @@ def train_preset(name, epochs=None, batch_size=None, seed=0, out=None, learning_
     card.update(model.card_extras(splits) if hasattr(model, "card_extras") else {})
     preview = model.preview(splits["test"][0][:10])
     registry.save_model_dir(model, out, card, extra_files={"preview.png": lambda path: write_png(path, preview)})
-    import shutil
-
     shutil.rmtree(work_dir, ignore_errors=True)
     return model, card
 
@@ -158,4 +278,3 @@ def command_line():
 
 def dumps(obj):
     return json.dumps(obj, indent=2)
-from zoo.pretrain import pretrain_layerwise  # noqa: E402

@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 import keras
 
+from zoo.errors import ZooError
 from zoo.models.base import ImageAutoencoder, replica_mean
 
 LOSSES = ("bce", "mse")
@@ -28,9 +29,12 @@ class Autoencoder(ImageAutoencoder):
                  latent_activation=None, output_activation="sigmoid", loss="bce", **kwargs):
         super().__init__(**kwargs)
         if loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+            raise ZooError(f"loss must be one of {LOSSES}, got {loss!r}")
         if loss == "bce" and output_activation != "sigmoid":
-            raise ValueError("loss='bce' needs output_activation='sigmoid'")
+            raise ZooError("loss='bce' needs output_activation='sigmoid'")
+        if not all(isinstance(u, int) and u > 0 for u in list(hidden_units) + [latent_dim, input_dim]):
+            raise ZooError(f"hidden_units, latent_dim and input_dim must be positive integers, got "
+                           f"{hidden_units!r}, {latent_dim!r}, {input_dim!r}")
         hidden_units = [int(u) for u in hidden_units]
         self._config = dict(input_dim=input_dim, hidden_units=hidden_units, latent_dim=latent_dim,
                             activation=activation, latent_activation=latent_activation,
@@ -62,8 +66,10 @@ class Autoencoder(ImageAutoencoder):
         return [self.loss_tracker, self.se_tracker]
 
     def _loss_terms(self, x, training):
-        logits = self.decoder_logits(self.encoder(x, training=training), training=training)
-        pixels = tf.sigmoid(logits) if self.loss_kind == "bce" else self.decoder.get_layer("pixels")(logits)
+        # Under mixed precision the network computes in float16; the losses stay float32.
+        logits = tf.cast(self.decoder_logits(self.encoder(x, training=training), training=training), tf.float32)
+        x = tf.cast(x, tf.float32)
+        pixels = keras.activations.get(self._config["output_activation"] or "linear")(logits)
         se = tf.reduce_sum(tf.square(pixels - x), axis=-1)
         if self.loss_kind == "bce":
             rec = tf.reduce_sum(tf.nn.sigmoid_cross_entropy_with_logits(labels=x, logits=logits), axis=-1)
@@ -82,14 +88,14 @@ class Autoencoder(ImageAutoencoder):
         self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
         self.loss_tracker.update_state(rec)
         self.se_tracker.update_state(se)
-        return {m.name: m.result() for m in self.metrics}
+        return self.metric_logs()
 
     def test_step(self, data):
         x = data[0] if isinstance(data, (tuple, list)) else data
         rec, se = self._loss_terms(x, training=False)
         self.loss_tracker.update_state(rec)
         self.se_tracker.update_state(se)
-        return {m.name: m.result() for m in self.metrics}
+        return self.metric_logs()
 
 
     def is_linear(self):

@@ -37,6 +37,27 @@ class ImageAutoencoder(keras.Model):
         super().__init__(**kwargs)
         self._config = {}
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras 3.15 builds by reducing one distributed batch eagerly with MEAN, which
+        # MultiWorkerMirroredStrategy cannot do (keras-team/keras#20585). The build needs only shapes and
+        # dtypes, so one replica's local share of the batch serves as well.
+        strategy = self.distribute_strategy
+        if iterator is not None and isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            for _, _, it in iterator:
+                batch = next(it)
+                data_batch = tf.nest.map_structure(lambda v: strategy.experimental_local_results(v)[0], batch)
+                break
+            iterator = None
+        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
+    def metric_logs(self):
+        """What train_step and test_step return: each tracker's result."""
+        logs = {m.name: m.result() for m in self.metrics}
+        if isinstance(self.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            # Keras 3.15 reduces multi-worker logs with MEAN over axis 0, which a scalar lacks.
+            logs = {k: tf.reshape(v, [1]) for k, v in logs.items()}
+        return logs
+
     # -- config ---------------------------------------------------------------------------------------
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable, **self._config}
