@@ -219,6 +219,14 @@ def train_preset(name, epochs=None, batch_size=None, seed=0, out=None, learning_
     """
     p = registry.preset(name)
     recipe = dict(p.get("train", {}))
+    if "layerwise_pretrain_epochs" in recipe:
+        # The stacked model's recipe is greedy layer-wise pretraining, then fine-tuning of the stack.
+        from zoo.pretrain import train_stacked
+
+        return train_stacked(name, epochs=epochs, batch_size=batch_size, seed=seed, out=out,
+                             learning_rate=learning_rate, verbose=verbose, command=command, strategy=strategy,
+                             mixed_precision=mixed_precision, jit_compile=jit_compile,
+                             deterministic=deterministic, **overrides)
     epochs = epochs if epochs is not None else recipe.get("epochs", 10)
     batch_size = batch_size if batch_size is not None else recipe.get("batch_size", 128)
     learning_rate = learning_rate if learning_rate is not None else recipe.get("learning_rate", 1e-3)
@@ -278,3 +286,4 @@ def command_line():
 
 def dumps(obj):
     return json.dumps(obj, indent=2)
+from zoo.pretrain import pretrain_layerwise  # noqa: E402

@@ -2,8 +2,11 @@
 gathered here, one line per family, for the registry."""
 
 from zoo.models import autoencoder
+from zoo.models import regularized
 from zoo.models.autoencoder import Autoencoder
 from zoo.models.base import ImageAutoencoder
+from zoo.models import vae
+from zoo.models.vae import VAE, ConditionalVAE
 
 PRESETS = {}
 
@@ -16,3 +19,5 @@ def _register(presets):
 
 
 _register(autoencoder.PRESETS)
+_register(regularized.PRESETS)
+_register(vae.PRESETS)

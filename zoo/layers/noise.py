@@ -1,0 +1,145 @@
+"""Input corruptions for denoising autoencoders (Vincent et al. 2008, 2010), active only when training.
+
+Each layer draws from keras.random with its own SeedGenerator, so a run started from the same seed
+corrupts the same way. Components are corrupted independently, so the corrupted fraction of n components
+is Binomial(n, rate) / n: rate on average, with standard deviation sqrt(rate (1 - rate) / n).
+"""
+
+import keras
+from keras import ops
+
+NOISE_KINDS = ("gaussian", "masking", "salt_and_pepper")
+
+
+def _check_rate(rate):
+    rate = float(rate)
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"rate must lie in [0, 1], got {rate}")
+    return rate
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class GaussianNoise(keras.layers.Layer):
+    """x + z with z ~ N(0, stddev^2), independently per component. Not clipped: the corruption of the paper."""
+
+    def __init__(self, stddev, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if float(stddev) < 0:
+            raise ValueError(f"stddev must be >= 0, got {stddev}")
+        self.stddev, self.seed = float(stddev), seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.built = True
+
+    def call(self, inputs, training=False):
+        if not training or self.stddev == 0:
+            return inputs
+        return inputs + keras.random.normal(ops.shape(inputs), stddev=self.stddev, dtype=inputs.dtype,
+                                            seed=self.seed_generator)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "stddev": self.stddev, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class MaskingNoise(keras.layers.Layer):
+    """Sets each component to 0 with probability `rate` (masking noise); the rest pass unchanged."""
+
+    def __init__(self, rate, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.rate, self.seed = _check_rate(rate), seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.built = True
+
+    def call(self, inputs, training=False):
+        if not training or self.rate == 0:
+            return inputs
+        keep = keras.random.uniform(ops.shape(inputs), seed=self.seed_generator) >= self.rate
+        return ops.where(keep, inputs, ops.zeros_like(inputs))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class SaltAndPepperNoise(keras.layers.Layer):
+    """Sets each component, with probability `rate`, to `low` or `high` (each equally likely).
+
+    low=0, high=1 suit images in [0, 1]; other ranges pass their own extremes.
+    """
+
+    def __init__(self, rate, low=0.0, high=1.0, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if float(low) > float(high):
+            raise ValueError(f"low must not exceed high, got low={low}, high={high}")
+        self.rate, self.low, self.high, self.seed = _check_rate(rate), float(low), float(high), seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.built = True
+
+    def call(self, inputs, training=False):
+        if not training or self.rate == 0:
+            return inputs
+        shape = ops.shape(inputs)
+        hit = keras.random.uniform(shape, seed=self.seed_generator) < self.rate
+        salt = keras.random.uniform(shape, seed=self.seed_generator) < 0.5
+        value = ops.where(salt, ops.full_like(inputs, self.high), ops.full_like(inputs, self.low))
+        return ops.where(hit, value, inputs)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "low": self.low, "high": self.high,
+                "seed": self.seed}
+
+
+def make_noise(kind, level, seed=None, name=None):
+    """A noise layer by kind: "gaussian" (level = stddev), "masking" or "salt_and_pepper" (level = rate)."""
+    if kind == "gaussian":
+        return GaussianNoise(level, seed=seed, name=name)
+    if kind == "masking":
+        return MaskingNoise(level, seed=seed, name=name)
+    if kind == "salt_and_pepper":
+        return SaltAndPepperNoise(level, seed=seed, name=name)
+    raise ValueError(f"noise kind must be one of {NOISE_KINDS}, got {kind!r}")
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class NoiseMixture(keras.layers.Layer):
+    """Corrupts each example with one corruption drawn uniformly from several, so a single denoising
+    autoencoder learns to undo all of them. `noises` are (kind, level) pairs, as in `make_noise`."""
+
+    def __init__(self, noises, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        noises = [(str(kind), float(level)) for kind, level in noises]
+        if not noises:
+            raise ValueError("noises must name at least one (kind, level) pair")
+        self.noises, self.seed = noises, seed
+        base = 0 if seed is None else int(seed)
+        self.corruptions = [make_noise(kind, level, seed=None if seed is None else base + 1 + i,
+                                       name=f"{kind}_{i}") for i, (kind, level) in enumerate(noises)]
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.built = True
+
+    def call(self, inputs, training=False):
+        if not training:
+            return inputs
+        if len(self.corruptions) == 1:
+            return self.corruptions[0](inputs, training=True)
+        choice = keras.random.randint((ops.shape(inputs)[0], 1), 0, len(self.corruptions),
+                                      seed=self.seed_generator)
+        out = inputs
+        for i, corruption in enumerate(self.corruptions):
+            out = ops.where(ops.equal(choice, i), corruption(inputs, training=True), out)
+        return out
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "noises": [list(n) for n in self.noises], "seed": self.seed}
