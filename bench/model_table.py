@@ -38,12 +38,49 @@ def rows():
         for k in ("elbo", "active_units"):
             if k in metrics:
                 extra.append(f"{k}: {metrics[k]}")
-        for k, v in card.get("table_extras", {}).items():
-            extra.append(f"{k}: {v}")
+        extra += family_figures(card)
         out.append({"name": card["name"], "family": card["family"], "parameters": card["parameters"],
                     "data": f"MNIST {card['data']['train_examples']:,} train / {card['data']['test_examples']:,} test",
                     "headline": headline, "also": "; ".join(extra)})
     return out
+
+
+def family_figures(card):
+    """The figure each family is about, read from its card."""
+    out = []
+    if "tied_weights" in card:
+        t = card["tied_weights"]
+        out.append(f"{t['parameters']:,} parameters tied vs {t['untied_equivalent_parameters']:,} untied")
+    if "layerwise_pretraining" in card:
+        lp = card["layerwise_pretraining"]
+        out.append(f"layer-wise pretrained {lp['with_pretraining']['test_squared_error_per_image']:.2f} vs "
+                   f"end to end {lp['without_pretraining']['test_squared_error_per_image']:.2f} "
+                   f"({lp['without_pretraining']['epochs']} epochs)")
+    if "denoising" in card:
+        r = card["denoising"]["results"]
+        best = ", ".join(f"{k.replace('_', ' ')}: {v['noisy_input']['psnr_db']:.1f} → {v['denoised']['psnr_db']:.1f} dB"
+                         for k, v in r.items() if k.endswith("0.25"))
+        out.append(f"PSNR noisy → denoised: {best}")
+    if "sparsity" in card:
+        sp = card["sparsity"]
+        out.append(f"mean activation {sp['sparse']['mean_activation']:.3f} vs {sp['unregularized']['mean_activation']:.3f} "
+                   f"unregularized; units near zero {sp['sparse']['fraction_near_zero']:.0%} vs "
+                   f"{sp['unregularized']['fraction_near_zero']:.0%}")
+    if "contraction" in card:
+        c = card["contraction"]
+        out.append(f"encoder Jacobian ‖J‖_F {c['contractive']['mean_jacobian_frobenius_norm']:.1f} vs "
+                   f"{c['plain_same_architecture']['mean_jacobian_frobenius_norm']:.1f} for the same AE unregularized")
+    return out
+
+
+def denoising_markdown():
+    card = json.loads((ROOT / "saved_models" / "dae_mnist" / "card.json").read_text())
+    lines = ["| noise | noisy input: squared error / PSNR | denoised: squared error / PSNR |", "|---|---|---|"]
+    for k, v in card["denoising"]["results"].items():
+        n, d = v["noisy_input"], v["denoised"]
+        lines.append(f"| {k.replace('_', ' ')} | {n['squared_error_per_image']:.1f} / {n['psnr_db']:.1f} dB | "
+                     f"{d['squared_error_per_image']:.1f} / {d['psnr_db']:.1f} dB |")
+    return "\n".join(lines)
 
 
 def markdown(table):
@@ -67,6 +104,10 @@ def main():
         block = f"<!-- MODELS-TABLE -->\n{markdown(table)}\n<!-- /MODELS-TABLE -->"
         text = re.sub(r"<!-- MODELS-TABLE -->(.*?<!-- /MODELS-TABLE -->)?", lambda m: block, text, count=1,
                       flags=re.S)
+        if (ROOT / "saved_models" / "dae_mnist" / "card.json").is_file():
+            block = f"<!-- DENOISING-TABLE -->\n{denoising_markdown()}\n<!-- /DENOISING-TABLE -->"
+            text = re.sub(r"<!-- DENOISING-TABLE -->(.*?<!-- /DENOISING-TABLE -->)?", lambda m: block, text,
+                          count=1, flags=re.S)
         readme.write_text(text)
     print(markdown(table) if args.markdown else json.dumps(table, indent=2))
 

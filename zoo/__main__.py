@@ -199,12 +199,14 @@ def cmd_demo(args):
         written = [str(write_png(out / name / fname, img)) for fname, img in pictures.items()]
         summary = ""
         if x is not None and not getattr(model, "needs_labels", False):
+            # A quick look, not the card's figure: 500 images, and k=50 importance samples for likelihoods.
             m = model.test_metrics(x[:500], y[:500], **({"num_samples": 50} if model.generative else {}))
-            key = next(k for k in ("nll_iwae", "squared_error_per_image", "accuracy") if k in m) \
-                if any(k in m for k in ("nll_iwae", "squared_error_per_image", "accuracy")) else None
-            summary = f", {key} on 500 test images = {m[key]:.3f}" if key else ""
+            key = next((k for k in ("nll_iwae", "squared_error_per_image", "accuracy") if k in m), None)
+            note = " (k=50)" if key == "nll_iwae" else ""
+            summary = f", {key}{note} on 500 test images = {m[key]:.3f}" if key else ""
         print(f"{name}: loaded ({model.count_params_unique():,} parameters){summary}; "
               f"wrote {', '.join(written) or 'nothing (no images reachable)'} in {time.time() - start:.1f}s")
+    print(f"pictures of {len(shipped)} pretrained models are in {out}/; full test figures: python -m zoo evaluate NAME")
 
 
 def build_parser():
@@ -292,7 +294,11 @@ def main(argv=None):
 
     try:
         args.func(args)
-    except ZooError as e:
+    except (ZooError, ValueError) as e:
+        # A bad value anywhere (a layer's argument from --set, say) is the user's to fix: one line.
+        # ZOO_DEBUG=1 shows the traceback instead.
+        if os.environ.get("ZOO_DEBUG"):
+            raise
         print(f"zoo {args.command}: error: {e}", file=sys.stderr)
         return EXIT_ERROR
     except (FileNotFoundError, PermissionError, IsADirectoryError) as e:

@@ -17,6 +17,7 @@ import keras
 
 from zoo import data as zdata
 from zoo import registry
+from zoo.errors import ZooError
 from zoo.images import write_png
 
 
@@ -35,11 +36,11 @@ def pretrain_layerwise(model, x, epochs_per_layer, batch_size=128, learning_rate
     pretraining learns plain autoencoders; the fine-tuning step sees the full model.
     """
     if int(epochs_per_layer) != epochs_per_layer or epochs_per_layer <= 0:
-        raise ValueError(f"epochs_per_layer must be a positive integer, got {epochs_per_layer!r}")
+        raise ZooError(f"epochs_per_layer must be a positive integer, got {epochs_per_layer!r}")
     encoder_layers = list(model.encoder_layers)
     decoder_layers = [l for l in model.decoder_logits.layers if not isinstance(l, keras.layers.InputLayer)]
     if len(decoder_layers) != len(encoder_layers):
-        raise ValueError("the decoder does not mirror the encoder layer for layer")
+        raise ZooError("the decoder does not mirror the encoder layer for layer")
     codes = np.asarray(x, np.float32)
     summary = []
     for i, enc in enumerate(encoder_layers):
@@ -75,8 +76,6 @@ def train_stacked(name="stacked_tied_ae_mnist", epochs=None, layerwise_pretrain_
     The keyword arguments mirror zoo.train.train_preset, so a command line can call either. Pretraining
     runs plain Keras fits of the layer pairs, so only the default strategy and float32 are supported.
     """
-    from zoo.errors import ZooError
-
     if strategy not in (None, "default") or mixed_precision:
         raise ZooError("layer-wise pretraining supports only the default strategy and float32 "
                        f"(got strategy={strategy!r}, mixed_precision={mixed_precision})")

@@ -12,6 +12,7 @@ import keras
 
 from zoo.layers import (ContractivePenalty, DenseTranspose, KLSparsityRegularizer, L1ActivityRegularizer,
                         NoiseMixture, jacobian_sq_norm, make_noise)
+from zoo.errors import ZooError
 from zoo.models.base import ImageAutoencoder, replica_mean
 
 LOSSES = ("bce", "mse")
@@ -39,11 +40,11 @@ class RegularizedAutoencoder(ImageAutoencoder):
                  contractive_weight=0.0, seed=0, **kwargs):
         super().__init__(**kwargs)
         if loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+            raise ZooError(f"loss must be one of {LOSSES}, got {loss!r}")
         if loss == "bce" and output_activation != "sigmoid":
-            raise ValueError("loss='bce' needs output_activation='sigmoid'")
+            raise ZooError("loss='bce' needs output_activation='sigmoid'")
         if not 0.0 <= float(hidden_dropout) < 1.0:
-            raise ValueError(f"hidden_dropout must lie in [0, 1), got {hidden_dropout}")
+            raise ZooError(f"hidden_dropout must lie in [0, 1), got {hidden_dropout}")
         hidden_units = [int(u) for u in hidden_units]
         noise = [[str(k), float(v)] for k, v in noise] if noise else None
         self._config = dict(input_dim=input_dim, hidden_units=hidden_units, latent_dim=latent_dim,
@@ -150,7 +151,7 @@ class RegularizedAutoencoder(ImageAutoencoder):
         """Reconstructions of float rows of any finite values (noisy inputs may leave [0, 1])."""
         rows = np.asarray(rows, np.float32).reshape(len(rows), self.input_dim)
         if not np.all(np.isfinite(rows)):
-            raise ValueError("rows contain NaN or Inf")
+            raise ZooError("rows contain NaN or Inf")
         return self._batched(lambda r: self.call(r), rows)
 
     def _recipe(self):
@@ -328,7 +329,7 @@ def _config(**values):
     defaults["hidden_units"] = list(defaults["hidden_units"])
     unknown = set(values) - set(defaults)
     if unknown:
-        raise ValueError(f"unknown config keys {sorted(unknown)}")
+        raise ZooError(f"unknown config keys {sorted(unknown)}")
     return {**defaults, **values}
 
 

@@ -77,9 +77,9 @@ class VAE(ImageAutoencoder):
         super().__init__(**kwargs)
         hidden_units = [int(u) for u in hidden_units]
         if int(latent_dim) < 1:
-            raise ValueError(f"latent_dim must be >= 1, got {latent_dim}")
+            raise ZooError(f"latent_dim must be >= 1, got {latent_dim}")
         if kl_warmup_epochs < 0 or free_bits < 0:
-            raise ValueError("kl_warmup_epochs and free_bits must be >= 0")
+            raise ZooError("kl_warmup_epochs and free_bits must be >= 0")
         self._config = dict(input_dim=input_dim, hidden_units=hidden_units, latent_dim=int(latent_dim),
                             activation=activation, kl_warmup_epochs=kl_warmup_epochs,
                             free_bits=float(free_bits), seed=int(seed))
