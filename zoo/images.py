@@ -62,8 +62,12 @@ def tile(images, cols, pad=2, value=1.0):
     return grid
 
 
-def scatter(points, labels, size=512, radius=1):
-    """Rasterise 2-D points coloured by label on a white canvas (a latent map without matplotlib)."""
+def scatter(points, labels, size=512, radius=1, legend_images=None):
+    """Rasterise 2-D points coloured by label on a white canvas (a latent map without matplotlib).
+
+    legend_images, (classes, 28, 28) in [0, 1] (e.g. each class's mean image), are drawn in their colours
+    in a column on the right, so the picture says which colour is which class without any text.
+    """
     points = np.asarray(points, np.float64)
     canvas = np.full((size, size, 3), 255, np.uint8)
     lo, hi = np.percentile(points, 0.5, axis=0), np.percentile(points, 99.5, axis=0)
@@ -71,4 +75,20 @@ def scatter(points, labels, size=512, radius=1):
     pix = np.clip((scaled * (size - 1 - 2 * radius)).astype(int) + radius, radius, size - 1 - radius)
     for (px, py), lab in zip(pix, labels):
         canvas[size - 1 - py - radius:size - py + radius, px - radius:px + radius + 1] = LABEL_COLOURS[int(lab) % 10]
+    if legend_images is not None:
+        glyphs = np.asarray(legend_images, np.float32).reshape(-1, 28, 28)[:10]
+        column = np.full((size, 40, 3), 255, np.uint8)
+        step = size // len(glyphs)
+        for k, glyph in enumerate(glyphs):
+            top = k * step + (step - 28) // 2
+            ink = glyph[..., None] / max(float(glyph.max()), 1e-6)
+            column[top:top + 28, 6:34] = np.round(255 - ink * (255 - LABEL_COLOURS[k].astype(np.float32))).astype(np.uint8)
+        canvas = np.concatenate([canvas, column], axis=1)
     return canvas
+
+
+def class_means(x, y, classes=10):
+    """Each class's mean image: legend glyphs for scatter()."""
+    x = np.asarray(x, np.float32).reshape(len(x), -1)
+    return np.stack([x[y == k].mean(axis=0) if np.any(y == k) else np.zeros(x.shape[1], np.float32)
+                     for k in range(classes)])

@@ -348,14 +348,14 @@ class VAE(ImageAutoencoder):
         return tile(np.concatenate([x, rec, samples]), cols=len(x))
 
     def pictures(self, x=None, y=None):
-        from zoo.images import scatter, tile
+        from zoo.images import class_means, scatter, tile
 
         pics = {"samples.png": tile(self.sample(100, seed=0), cols=10)}
         if x is not None:
             pics["reconstructions.png"] = self.preview(x)
         if self.latent_dim == 2:
             if x is not None and y is not None:
-                pics["latent_map.png"] = scatter(self.encode(x), y)
+                pics["latent_map.png"] = scatter(self.encode(x), y, legend_images=class_means(x, y))
             pics["latent_grid.png"] = tile(self.decode(self._grid()), cols=15)
         return pics
 
@@ -519,7 +519,7 @@ class ConditionalVAE(VAE):
         return tile(np.concatenate([x, blank, rec, blank, samples]), cols=self.num_classes)
 
     def pictures(self, x=None, y=None):
-        from zoo.images import scatter, tile
+        from zoo.images import class_means, scatter, tile
 
         labels = np.repeat(np.arange(self.num_classes), 10)
         pics = {"samples.png": tile(self.sample(len(labels), labels=labels, seed=0), cols=10)}
@@ -530,7 +530,7 @@ class ConditionalVAE(VAE):
         if x is not None and y is not None:
             pics["reconstructions.png"] = self.preview(x, y=y)
             if self.latent_dim == 2:
-                pics["latent_map.png"] = scatter(self.encode(x, y), y)
+                pics["latent_map.png"] = scatter(self.encode(x, y), y, legend_images=class_means(x, y))
         return pics
 
 
