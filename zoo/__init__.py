@@ -8,7 +8,8 @@
 
 from zoo.errors import DataUnavailable, ZooError
 from zoo.registry import build, create_model, from_preset, list_models, load, model_card
+from zoo.finetune import classifier
 
 __all__ = ["ZooError", "DataUnavailable", "list_models", "build", "create_model", "load", "from_preset",
-           "model_card"]
+           "model_card", "classifier"]
 __version__ = "0.1.0"

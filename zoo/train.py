@@ -287,3 +287,4 @@ def command_line():
 def dumps(obj):
     return json.dumps(obj, indent=2)
 from zoo.pretrain import pretrain_layerwise  # noqa: E402
+from zoo.finetune import fine_tune  # noqa: E402

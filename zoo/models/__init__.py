@@ -2,6 +2,7 @@
 gathered here, one line per family, for the registry."""
 
 from zoo.models import autoencoder
+from zoo.models import classifier
 from zoo.models import regularized
 from zoo.models.autoencoder import Autoencoder
 from zoo.models.base import ImageAutoencoder
@@ -21,3 +22,4 @@ def _register(presets):
 _register(autoencoder.PRESETS)
 _register(regularized.PRESETS)
 _register(vae.PRESETS)
+_register(classifier.PRESETS)
