@@ -3,12 +3,16 @@ training sets of 100, 1000 and all 15,000 images (class-balanced, seeded), mean 
 
     python bench/semisupervised.py                          # every row and size (a few minutes on CPU)
     python bench/semisupervised.py --rows random,ae_mnist --sizes 100 --out bench/results/x.json
+    python bench/semisupervised.py --mode probe --sizes 100,1000    # frozen encoders, linear head only
 
 Each run: a linear softmax head (on batch-normalised codes) is trained with the encoder frozen, then
 everything at a lower rate with cosine decay (zoo.train.fine_tune). Epoch counts depend on the labelled-set
 size (zoo.finetune.recipe_for) and are kept small so the whole table fits in about ten minutes on 2 CPU
 cores; the figures are for comparing rows, not the best each encoder can reach. "random" is the ae_mnist
 architecture (784-512-256-30) from random weights, trained with the same recipe.
+
+--mode probe keeps every encoder frozen and trains only the linear head (longer, PROBE_RECIPES): it measures
+the features themselves, which is where pretraining shows most with few labels.
 """
 
 import argparse
@@ -27,9 +31,13 @@ ROWS = ("random", "ae_mnist", "stacked_tied_ae_mnist", "dae_mnist", "cae_mnist",
 SIZES = ("100", "1000", "all")
 SEEDS = {"100": 3, "1000": 3, "all": 2}
 RANDOM_ARCH = "ae_mnist"
+# Frozen-encoder linear probe: (head epochs, batch size) per labelled-set size.
+PROBE_RECIPES = {"100": dict(epochs_head=100, epochs_all=0, batch_size=32),
+                 "1000": dict(epochs_head=30, epochs_all=0, batch_size=64),
+                 "all": dict(epochs_head=10, epochs_all=0, batch_size=128)}
 
 
-def run(row, size, seed, splits):
+def run(row, size, seed, splits, mode="finetune"):
     from zoo.finetune import classifier, fine_tune, recipe_for, sample_labelled
 
     x, y = splits["train"]
@@ -38,7 +46,7 @@ def run(row, size, seed, splits):
     pretrained = row != "random"
     clf = classifier(RANDOM_ARCH if row == "random" else row, pretrained=pretrained, seed=seed)
     start = time.time()
-    fine_tune(clf, x[idx], y[idx], seed=seed, **recipe_for(n))
+    fine_tune(clf, x[idx], y[idx], seed=seed, **(PROBE_RECIPES[size] if mode == "probe" else recipe_for(n)))
     return clf.test_metrics(*splits["test"])["accuracy"], time.time() - start
 
 
@@ -47,6 +55,8 @@ def main(argv=None):
     ap.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated, from {', '.join(ROWS)}")
     ap.add_argument("--sizes", default=",".join(SIZES), help="comma-separated, from 100, 1000, all")
     ap.add_argument("--seeds", type=int, help="seeds per size (default 3 for 100 and 1000, 2 for all)")
+    ap.add_argument("--mode", choices=["finetune", "probe"], default="finetune",
+                    help="finetune: head then everything; probe: frozen encoder, head only")
     ap.add_argument("--out", help="also write the JSON here")
     args = ap.parse_args(argv)
 
@@ -61,7 +71,9 @@ def main(argv=None):
     splits = data.mnist_splits(validation=2000, seed=0)
     result = {"benchmark": "semi-supervised MNIST, test accuracy", "test_examples": int(len(splits["test"][0])),
               "train_examples": int(len(splits["train"][0])),
-              "recipes": {s: recipe_for(None if s == "all" else int(s)) for s in sizes},
+              "mode": args.mode,
+              "recipes": {s: (PROBE_RECIPES[s] if args.mode == "probe" else recipe_for(None if s == "all" else int(s)))
+                          for s in sizes},
               "head": "linear (batch-norm + softmax)", "rows": {}, "skipped": {}}
     start = time.time()
     for row in rows:
@@ -74,7 +86,7 @@ def main(argv=None):
             seeds = list(range(args.seeds or SEEDS[size]))
             accs, secs = [], 0.0
             for seed in seeds:
-                acc, s = run(row, size, seed, splits)
+                acc, s = run(row, size, seed, splits, args.mode)
                 accs.append(round(float(acc), 4))
                 secs += s
             result["rows"][row][size] = {"mean": round(float(np.mean(accs)), 4), "std": round(float(np.std(accs)), 4),
