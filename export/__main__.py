@@ -38,7 +38,7 @@ def parser():
                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("name", metavar="NAME", help="registry name or folder with model.keras")
     p.add_argument("--part", default="decoder",
-                   help="encoder, decoder, generator or all (parts the model has); comma-separated for several "
+                   help="encoder, decoder, generator, classifier or all (parts the model has); comma-separated for several "
                         "(default: decoder)")
     p.add_argument("--format", default="litert", type=_csv(("savedmodel", "litert")),
                    help="savedmodel, litert or all (default: litert)")
@@ -118,7 +118,7 @@ def run(args, argv, err):
 
 
 def table(reports):
-    head = f"{'file':32} {'bytes':>9} {'max|d|':>9} {'mean|d|':>9} {'BCE':>9} {'keras BCE':>9} {'rel':>8} " \
+    head = f"{'file':32} {'bytes':>9} {'max|d|':>9} {'mean|d|':>9} {'metric':>9} {'keras':>9} {'rel':>8} " \
            f"{'ms':>7} {'keras ms':>8}  ok"
     rows = [head]
     for r in reports:

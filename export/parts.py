@@ -46,12 +46,28 @@ def family_of(model, name=None):
 
 
 def available_parts(model):
-    return [p for p in PARTS if isinstance(getattr(model, p, None), keras.Model)]
+    parts = [p for p in PARTS if p != "classifier" and isinstance(getattr(model, p, None), keras.Model)]
+    if is_classifier(model):
+        parts.append("classifier")
+    return parts
+
+
+def is_classifier(model):
+    return getattr(model, "family", None) == "classifier"
+
+
+def classifier_part(model):
+    """The whole classifier (images -> class probabilities) as a functional model sharing its weights, so
+    the exporter sees named inputs like any other part."""
+    image = keras.Input((int(model.encoder.inputs[0].shape[-1]),), name="image")
+    return keras.Model(image, model(image, training=False), name="classifier")
 
 
 def get_part(model, part, name=None):
     if part not in PARTS:
         raise ExportError(f"unknown part {part!r}; expected one of {', '.join(PARTS)}")
+    if part == "classifier" and is_classifier(model):
+        return classifier_part(model)
     sub = getattr(model, part, None)
     if not isinstance(sub, keras.Model):
         have = available_parts(model)
@@ -84,6 +100,10 @@ def keras_predict(part_model, inputs, batch_size=512):
 
 def onehot(labels):
     return np.eye(NUM_CLASSES, dtype=np.float32)[np.asarray(labels, np.int64)]
+
+
+# Parts whose input is images (calibrated and compared on real images, not latent codes).
+IMAGE_PARTS = ("encoder", "classifier")
 
 
 def bce_per_image(x, p):
@@ -154,7 +174,7 @@ class PartData:
         decoders and generators; random one-hot labels for further inputs."""
         rng = np.random.default_rng(seed)
         labels = rng.integers(0, NUM_CLASSES, n)
-        if self.part == "encoder":
+        if self.part in IMAGE_PARTS:
             splits = mnist()
             if splits is not None:
                 x_test, y_test = splits["test"]
@@ -178,7 +198,7 @@ class PartData:
             x_train, y_train = splits["train"]
             idx = rng.choice(len(x_train), min(n, len(x_train)), replace=False)
             x, y = x_train[idx], y_train[idx]
-        if self.part == "encoder":
+        if self.part in IMAGE_PARTS:
             sets = [[x] + self._extra_inputs(y)]
         elif self.part == "generator":
             yl = rng.integers(0, NUM_CLASSES, n)
@@ -215,6 +235,13 @@ class PartData:
         generator: no data-driven metric (None).
         """
         splits = mnist()
+        if splits is not None and self.part == "classifier":
+            x, y = splits["test"]
+            x, y = (x[:n], y[:n]) if n else (x, y)
+            e = float(np.mean(np.argmax(runner([x])[0], axis=-1) == y))
+            k = float(np.mean(np.argmax(keras_predict(self.part_model, [x])[0], axis=-1) == y))
+            return {"name": "accuracy", "split": "test", "images": int(len(x)), "chain": "exported classifier",
+                    "exported": round(e, 4), "keras": round(k, 4), "relative_diff": round((e - k) / k, 6)}
         if splits is None or self.part == "generator" or not hasattr(self.model, "decoder"):
             return None
         x, y = splits["test"]

@@ -29,7 +29,7 @@ def check(pd, runner, kind, quantize="none", ops=None, timing=True, keras_ms=Non
     """The report fields for one artifact. kind: "litert" or "savedmodel"."""
     batch = pd.comparison_batch()
     report = {"comparison_batch": {"size": int(len(batch[0])), "seed": 0,
-                                   "inputs": "test images" if pd.part == "encoder" else "N(0, I) codes"}}
+                                   "inputs": "test images" if pd.part in ("encoder", "classifier") else "N(0, I) codes"}}
     report.update(output_error(pd.part_model, runner, batch))
     report["metric"] = pd.metric(runner)
     checks = {}

@@ -362,3 +362,20 @@ def test_shipped_exports(manifest_path):
             assert abs(m["relative_diff"]) <= 0.02, (name, m)
             if entry["io"] == "int8":
                 assert all("scale" in t and "zero_point" in t for t in entry["inputs"] + entry["outputs"])
+
+
+@pytest.mark.skipif(not (ROOT / "saved_models" / "mnist_classifier" / "model.keras").is_file(),
+                    reason="mnist_classifier not shipped")
+def test_classifier_part_exports_the_whole_classifier(tmp_path):
+    if not has_mnist():
+        pytest.skip("needs $ZOO_DATA_DIR/mnist.npz")
+    import zoo
+    from export.parts import available_parts
+
+    model = zoo.load("mnist_classifier")
+    assert "classifier" in available_parts(model)
+    report = export.to_litert(model, part="classifier", quantize="none", out=tmp_path, timing=False)
+    assert report["max_abs_diff"] <= 1e-5 and report["builtin_only"]
+    assert report["metric"]["name"] == "accuracy"
+    assert report["metric"]["exported"] == pytest.approx(report["metric"]["keras"], abs=1e-4)
+    assert report["metric"]["keras"] > 0.98
