@@ -198,7 +198,7 @@ def cmd_demo(args):
         pictures = model.pictures(None if x is None else x[:100], None if y is None else y[:100])
         written = [str(write_png(out / name / fname, img)) for fname, img in pictures.items()]
         summary = ""
-        if x is not None and not getattr(model, "needs_labels", False):
+        if x is not None:
             # A quick look, not the card's figure: 500 images, and k=50 importance samples for likelihoods.
             m = model.test_metrics(x[:500], y[:500], **({"num_samples": 50} if model.generative else {}))
             key = next((k for k in ("nll_iwae", "squared_error_per_image", "accuracy") if k in m), None)

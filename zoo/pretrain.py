@@ -18,7 +18,6 @@ import keras
 from zoo import data as zdata
 from zoo import registry
 from zoo.errors import ZooError
-from zoo.images import write_png
 
 
 def _pair_autoencoder(encoder_layer, decoder_layer, input_dim, name):
@@ -79,7 +78,7 @@ def train_stacked(name="stacked_tied_ae_mnist", epochs=None, layerwise_pretrain_
     if strategy not in (None, "default") or mixed_precision:
         raise ZooError("layer-wise pretraining supports only the default strategy and float32 "
                        f"(got strategy={strategy!r}, mixed_precision={mixed_precision})")
-    from zoo.train import DATA_NOTE, check_positive, evaluate, fit, versions
+    from zoo.train import check_positive, evaluate, fit, save_pretrained
 
     p = registry.preset(name)
     recipe = dict(p.get("train", {}))
@@ -118,32 +117,12 @@ def train_stacked(name="stacked_tied_ae_mnist", epochs=None, layerwise_pretrain_
             "epochs": total_epochs,
             "test_squared_error_per_image": evaluate(baseline, splits["test"])["squared_error_per_image"]}
 
-    config = model.get_config()
-    config.pop("trainable", None)
-    card = {
-        "name": name,
-        "family": p["family"],
-        "description": p["description"],
-        "class": type(model).__name__,
-        "config": config,
-        "parameters": model.count_params_unique(),
-        "data": {"dataset": "mnist", "note": DATA_NOTE, "train_examples": int(len(splits["train"][0])),
-                 "validation_examples": int(len(splits["val"][0])),
-                 "test_examples": int(len(splits["test"][0]))},
-        "training": {"command": command or f"python -c \"from zoo.pretrain import train_stacked; "
-                                           f"train_stacked('{name}', epochs={epochs}, "
-                                           f"layerwise_pretrain_epochs={pre}, batch_size={batch_size}, "
-                                           f"seed={seed})\"",
-                     "seed": seed, "epochs": epochs, "layerwise_pretrain_epochs": pre, "batch_size": batch_size,
-                     "learning_rate": learning_rate, "optimizer": "Adam", "seconds": round(seconds, 1),
-                     "strategy": "_DefaultDistributionStrategy", "replicas": 1, "mixed_precision": False,
-                     "jit_compile": jit_compile,
-                     "final": {k: round(float(v[-1]), 4) for k, v in history.history.items()}},
-        "metrics": {"split": "test", **metrics},
-        "versions": versions(),
-        "layerwise_pretraining": comparison,
-    }
-    card.update(model.card_extras(splits) if hasattr(model, "card_extras") else {})
-    preview = model.preview(splits["test"][0][:10])
-    registry.save_model_dir(model, out, card, extra_files={"preview.png": lambda path: write_png(path, preview)})
+    training = {"command": command or f"python -m zoo train {name} --epochs {epochs} --batch-size {batch_size} "
+                                      f"--seed {seed}",
+                "seed": seed, "epochs": epochs, "layerwise_pretrain_epochs": pre, "batch_size": batch_size,
+                "learning_rate": learning_rate, "optimizer": "Adam", "seconds": round(seconds, 1),
+                "strategy": "_DefaultDistributionStrategy", "replicas": 1, "mixed_precision": False,
+                "jit_compile": jit_compile,
+                "final": {k: round(float(v[-1]), 4) for k, v in history.history.items()}}
+    card = save_pretrained(name, model, splits, training, out, extra={"layerwise_pretraining": comparison})
     return model, card

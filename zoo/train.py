@@ -250,7 +250,23 @@ def train_preset(name, epochs=None, batch_size=None, seed=0, out=None, learning_
     seconds = time.time() - start
     if not is_chief(strategy):
         return model, None  # only the chief writes the pretrained folder
-    metrics = evaluate(model, splits["test"])
+    training = {"command": command or f"python -m zoo train {name} --epochs {epochs} "
+                                      f"--batch-size {batch_size} --seed {seed}",
+                "seed": seed, "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
+                "optimizer": "Adam", "seconds": round(seconds, 1),
+                "strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync,
+                "mixed_precision": mixed_precision, "jit_compile": jit_compile,
+                "final": {k: round(float(v[-1]), 4) for k, v in history.history.items()}}
+    card = save_pretrained(name, model, splits, training, out)
+    shutil.rmtree(work_dir, ignore_errors=True)
+    return model, card
+
+
+def save_pretrained(name, model, splits, training, out, extra=None):
+    """Evaluate on the test split and write the pretrained folder every family shares: model.keras,
+    card.json (family, config, parameters, data, training recipe, test metrics, versions, and the model's
+    own card_extras) and preview.png, atomically. Returns the card."""
+    p = registry.preset(name)
     config = model.get_config()
     config.pop("trainable", None)
     card = {
@@ -263,21 +279,15 @@ def train_preset(name, epochs=None, batch_size=None, seed=0, out=None, learning_
         "data": {"dataset": "mnist", "note": DATA_NOTE, "train_examples": int(len(splits["train"][0])),
                  "validation_examples": int(len(splits["val"][0])),
                  "test_examples": int(len(splits["test"][0]))},
-        "training": {"command": command or f"python -m zoo train {name} --epochs {epochs} "
-                                           f"--batch-size {batch_size} --seed {seed}",
-                     "seed": seed, "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
-                     "optimizer": "Adam", "seconds": round(seconds, 1),
-                     "strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync,
-                     "mixed_precision": mixed_precision, "jit_compile": jit_compile,
-                     "final": {k: round(float(v[-1]), 4) for k, v in history.history.items()}},
-        "metrics": {"split": "test", **metrics},
+        "training": training,
+        "metrics": {"split": "test", **evaluate(model, splits["test"])},
         "versions": versions(),
+        **(extra or {}),
     }
     card.update(model.card_extras(splits) if hasattr(model, "card_extras") else {})
     preview = model.preview(splits["test"][0][:10])
     registry.save_model_dir(model, out, card, extra_files={"preview.png": lambda path: write_png(path, preview)})
-    shutil.rmtree(work_dir, ignore_errors=True)
-    return model, card
+    return card
 
 
 def command_line():

@@ -66,16 +66,8 @@ class Autoencoder(ImageAutoencoder):
         return [self.loss_tracker, self.se_tracker]
 
     def _loss_terms(self, x, training):
-        # Under mixed precision the network computes in float16; the losses stay float32.
-        logits = tf.cast(self.decoder_logits(self.encoder(x, training=training), training=training), tf.float32)
-        x = tf.cast(x, tf.float32)
-        pixels = keras.activations.get(self._config["output_activation"] or "linear")(logits)
-        se = tf.reduce_sum(tf.square(pixels - x), axis=-1)
-        if self.loss_kind == "bce":
-            rec = tf.reduce_sum(tf.nn.sigmoid_cross_entropy_with_logits(labels=x, logits=logits), axis=-1)
-        else:
-            rec = se
-        return rec, se
+        logits = self.decoder_logits(self.encoder(x, training=training), training=training)
+        return reconstruction_terms(x, logits, self.loss_kind, self._config["output_activation"])
 
     def train_step(self, data):
         x = data[0] if isinstance(data, (tuple, list)) else data
@@ -120,6 +112,19 @@ class Autoencoder(ImageAutoencoder):
     def decoder_span(self):
         """(input_dim, latent_dim) basis of the decoder's output subspace (the columns of W_dec^T)."""
         return np.asarray(self.decoder_logits.get_layer("logits").kernel).T
+
+
+def reconstruction_terms(x, logits, loss_kind, output_activation):
+    """Per-example reconstruction loss (cross-entropy from logits, or squared error) and squared error.
+
+    Under mixed precision the network computes in float16; the losses stay float32.
+    """
+    logits, x = tf.cast(logits, tf.float32), tf.cast(x, tf.float32)
+    pixels = keras.activations.get(output_activation or "linear")(logits)
+    se = tf.reduce_sum(tf.square(pixels - x), axis=-1)
+    if loss_kind == "bce":
+        return tf.reduce_sum(tf.nn.sigmoid_cross_entropy_with_logits(labels=x, logits=logits), axis=-1), se
+    return se, se
 
 
 def pca(x, k):

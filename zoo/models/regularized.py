@@ -13,6 +13,7 @@ import keras
 from zoo.layers import (ContractivePenalty, DenseTranspose, KLSparsityRegularizer, L1ActivityRegularizer,
                         NoiseMixture, jacobian_sq_norm, make_noise)
 from zoo.errors import ZooError
+from zoo.models.autoencoder import reconstruction_terms
 from zoo.models.base import ImageAutoencoder, replica_mean
 
 LOSSES = ("bce", "mse")
@@ -103,13 +104,7 @@ class RegularizedAutoencoder(ImageAutoencoder):
 
     def _reconstruction_losses(self, x, training):
         logits = self.decoder_logits(self.encoder(x, training=training), training=training)
-        pixels = tf.sigmoid(logits) if self.loss_kind == "bce" else self.decoder.get_layer("pixels")(logits)
-        se = tf.reduce_sum(tf.square(pixels - x), axis=-1)
-        if self.loss_kind == "bce":
-            rec = tf.reduce_sum(tf.nn.sigmoid_cross_entropy_with_logits(labels=x, logits=logits), axis=-1)
-        else:
-            rec = se
-        return rec, se
+        return reconstruction_terms(x, logits, self.loss_kind, self._config["output_activation"])
 
     def train_step(self, data):
         x = data[0] if isinstance(data, (tuple, list)) else data
