@@ -48,6 +48,8 @@ def rows():
 def family_figures(card):
     """The figure each family is about, read from its card."""
     out = []
+    if card.get("family") == "classifier" and "error" in card.get("metrics", {}):
+        out.append(f"test error {card['metrics']['error']:.2%} (ae_mnist encoder fine-tuned on all labels)")
     if "tied_weights" in card:
         t = card["tied_weights"]
         out.append(f"{t['parameters']:,} parameters tied vs {t['untied_equivalent_parameters']:,} untied")
