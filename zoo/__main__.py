@@ -86,11 +86,15 @@ def cmd_train(args):
             overrides[key] = json.loads(value) if value[:1] in "[{0123456789-tfn\"" else value
         except json.JSONDecodeError as e:
             raise ZooError(f"--set {key}: {value!r} is not a JSON value ({e.msg})") from None
+    for key in ("kl_warmup_epochs", "free_bits"):
+        if getattr(args, key) is not None:
+            overrides[key] = getattr(args, key)
     model, card = train_preset(args.name, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
                                out=args.out, learning_rate=args.learning_rate, verbose=args.verbose,
                                command=command_line(), strategy=args.strategy,
                                mixed_precision=args.mixed_precision, jit_compile=args.jit_compile,
-                               deterministic=args.deterministic, **overrides)
+                               deterministic=args.deterministic, lr_schedule=args.lr_schedule,
+                               early_stopping=args.early_stopping, **overrides)
     if card is None:
         return  # a non-chief worker of a multi-worker run: the chief writes the folder
     out = Path(args.out) if args.out else None
@@ -237,6 +241,12 @@ def build_parser():
                    help="tf.distribute strategy; multiworker reads TF_CONFIG (see README)")
     p.add_argument("--mixed-precision", action="store_true", help="float16 compute, float32 losses (GPU)")
     p.add_argument("--jit-compile", action="store_true", help="compile train steps with XLA")
+    p.add_argument("--lr-schedule", choices=["constant", "cosine"], help="default: the preset's (constant)")
+    p.add_argument("--early-stopping", type=_positive_int, metavar="PATIENCE",
+                   help="stop when the validation loss (VAE: validation negative ELBO) has not improved for "
+                        "PATIENCE epochs, and keep the best weights")
+    p.add_argument("--kl-warmup-epochs", type=_nonneg_int, help="VAEs: ramp the KL weight from 0 to 1 over N epochs")
+    p.add_argument("--free-bits", type=float, help="VAEs: per-dimension KL floor in nats")
     p.add_argument("--deterministic", action="store_true",
                    help="deterministic TensorFlow ops: a resumed run matches an uninterrupted one bit for bit")
     p.set_defaults(func=cmd_train)

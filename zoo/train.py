@@ -141,7 +141,11 @@ def is_chief(strategy):
     return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0)
 
 
+LR_SCHEDULES = ("constant", "cosine")
+
+
 def make_optimizer(name, learning_rate):
+    """learning_rate: a float or a keras LearningRateSchedule."""
     if name == "adam":
         return keras.optimizers.Adam(learning_rate)
     if name == "sgd":
@@ -157,7 +161,7 @@ def check_positive(**values):
 
 def fit(model, splits, epochs, batch_size, learning_rate=1e-3, seed=0, work_dir=None,
         dynamic_binarization=False, verbose=1, extra_callbacks=(), strategy=None, optimizer="adam",
-        jit_compile=False):
+        jit_compile=False, lr_schedule="constant", early_stopping=None):
     """Compile and fit on splits["train"], validating on splits["val"].
 
     batch_size is the global batch: under a strategy, each replica takes its share of every batch. Build
@@ -165,8 +169,18 @@ def fit(model, splits, epochs, batch_size, learning_rate=1e-3, seed=0, work_dir=
     With a work_dir, training state is backed up every epoch (BackupAndRestore), and the input order is a
     function of (seed, epoch), so a killed run started again with the same command ends with the same
     weights as an uninterrupted one.
+
+    lr_schedule "cosine" decays the learning rate to zero over the run. early_stopping=N stops when the
+    validation loss (for VAEs the validation negative ELBO) has not improved for N epochs, and restores
+    the best weights.
     """
     check_positive(epochs=epochs, batch_size=batch_size)
+    if lr_schedule not in LR_SCHEDULES:
+        raise ZooError(f"unknown lr_schedule {lr_schedule!r}; expected one of {', '.join(LR_SCHEDULES)}")
+    if early_stopping is not None:
+        check_positive(early_stopping=early_stopping)
+        if not len(splits["val"][0]):
+            raise ZooError("early_stopping needs a validation split")
     strategy = make_strategy(strategy)
     x_train, y_train = splits["train"]
     x_val, y_val = splits["val"]
@@ -178,9 +192,16 @@ def fit(model, splits, epochs, batch_size, learning_rate=1e-3, seed=0, work_dir=
     val_ds = zdata.pipeline(x_val, y_val if labelled else None, batch_size, shuffle=False, seed=seed + 1,
                             dynamic_binarization=dynamic_binarization,
                             epoch=tf.Variable(0, dtype=tf.int64, trainable=False)) if len(x_val) else None
+    rate = learning_rate
+    if lr_schedule == "cosine":
+        steps = epochs * -(-len(x_train) // batch_size)
+        rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=steps)
     with strategy.scope():
-        model.compile(optimizer=make_optimizer(optimizer, learning_rate), jit_compile=jit_compile)
+        model.compile(optimizer=make_optimizer(optimizer, rate), jit_compile=jit_compile)
     callbacks = [EpochCounter(epoch), StopOnNonFinite(), *extra_callbacks]
+    if early_stopping is not None:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=int(early_stopping),
+                                                       restore_best_weights=True))
     if work_dir is not None:
         work_dir = Path(work_dir)
         work_dir.mkdir(parents=True, exist_ok=True)
@@ -208,7 +229,7 @@ def evaluate(model, split):
 
 def train_preset(name, epochs=None, batch_size=None, seed=0, out=None, learning_rate=None, verbose=1,
                  command=None, strategy="default", mixed_precision=False, jit_compile=False,
-                 deterministic=False, **overrides):
+                 deterministic=False, lr_schedule=None, early_stopping=None, **overrides):
     """Train a registered model with its preset recipe and write a pretrained folder to `out`
     (default saved_models/<name>). Returns (model, card).
 
@@ -223,6 +244,8 @@ def train_preset(name, epochs=None, batch_size=None, seed=0, out=None, learning_
         # The stacked model's recipe is greedy layer-wise pretraining, then fine-tuning of the stack.
         from zoo.pretrain import train_stacked
 
+        if lr_schedule not in (None, "constant") or early_stopping is not None:
+            raise ZooError(f"{name}'s layer-wise recipe does not take lr_schedule or early_stopping")
         return train_stacked(name, epochs=epochs, batch_size=batch_size, seed=seed, out=out,
                              learning_rate=learning_rate, verbose=verbose, command=command, strategy=strategy,
                              mixed_precision=mixed_precision, jit_compile=jit_compile,
@@ -230,6 +253,8 @@ def train_preset(name, epochs=None, batch_size=None, seed=0, out=None, learning_
     epochs = epochs if epochs is not None else recipe.get("epochs", 10)
     batch_size = batch_size if batch_size is not None else recipe.get("batch_size", 128)
     learning_rate = learning_rate if learning_rate is not None else recipe.get("learning_rate", 1e-3)
+    lr_schedule = lr_schedule or recipe.get("lr_schedule", "constant")
+    early_stopping = early_stopping if early_stopping is not None else recipe.get("early_stopping")
     check_positive(epochs=epochs, batch_size=batch_size)
     out = Path(out) if out else registry.saved_models_dir() / name
     work_dir = out.parent / f".{out.name}.work"
@@ -246,7 +271,8 @@ def train_preset(name, epochs=None, batch_size=None, seed=0, out=None, learning_
     start = time.time()
     history = fit(model, splits, epochs, batch_size, learning_rate, seed, work_dir,
                   dynamic_binarization=recipe.get("dynamic_binarization", False), verbose=verbose,
-                  strategy=strategy, jit_compile=jit_compile)
+                  strategy=strategy, jit_compile=jit_compile, lr_schedule=lr_schedule,
+                  early_stopping=early_stopping)
     seconds = time.time() - start
     if not is_chief(strategy):
         return model, None  # only the chief writes the pretrained folder
@@ -256,6 +282,8 @@ def train_preset(name, epochs=None, batch_size=None, seed=0, out=None, learning_
                 "optimizer": "Adam", "seconds": round(seconds, 1),
                 "strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync,
                 "mixed_precision": mixed_precision, "jit_compile": jit_compile,
+                "lr_schedule": lr_schedule, "early_stopping": early_stopping,
+                "epochs_run": len(history.history.get("loss", [])),
                 "final": {k: round(float(v[-1]), 4) for k, v in history.history.items()}}
     card = save_pretrained(name, model, splits, training, out)
     shutil.rmtree(work_dir, ignore_errors=True)
