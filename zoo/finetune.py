@@ -181,14 +181,22 @@ def _dataset(x, y, batch_size, seed, shift, epoch):
 
 
 def fine_tune(model, x, y, epochs_head=5, epochs_all=10, lr_head=1e-2, lr_all=1e-3, batch_size=128, seed=0,
-              validation=None, shift=0, verbose=0, head_freeze="all", cosine=True):
+              validation=None, shift=0, verbose=0, head_freeze="all", cosine=True, strategy=None):
     """Train the head with the encoder frozen, then unfreeze everything and train at a lower rate.
 
     The two phases compile separately: Keras fixes the trainable weights when it compiles. The input
     order (and any shift augmentation) is a function of (seed, epoch), so a run is repeatable.
     The end-to-end rate follows a cosine decay to zero unless cosine=False.
     validation: (x_val, y_val) or None. Returns {"head": history dict, "all": history dict}.
+    strategy: None/"default" or "mirrored" (or a tf.distribute.Strategy); build the classifier inside its
+    scope. Multi-worker fine-tuning is refused: Keras 3.15's built-in train step does not run under
+    MultiWorkerMirroredStrategy (keras-team/keras#20585), and the zoo's workaround covers its own models.
     """
+    from zoo.train import make_strategy
+
+    if strategy == "multiworker" or type(strategy).__name__ == "MultiWorkerMirroredStrategy":
+        raise ZooError("fine-tuning supports the default and mirrored strategies, not multiworker")
+    strategy = make_strategy(strategy)
     import keras
     import tensorflow as tf
 
@@ -235,7 +243,8 @@ def fine_tune(model, x, y, epochs_head=5, epochs_all=10, lr_head=1e-2, lr_all=1e
         if phase == "all" and cosine:
             # annealing to zero lets the last epochs settle instead of rattling at the full rate
             lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=int(epochs) * -(-len(x) // batch_size))
-        model.compile(optimizer=keras.optimizers.Adam(lr))
+        with strategy.scope():
+            model.compile(optimizer=keras.optimizers.Adam(lr))
         h = model.fit(train_ds, validation_data=val_ds, epochs=int(epochs), verbose=verbose,
                       callbacks=[Epochs(offset)])
         histories[phase] = {k: [round(float(v), 5) for v in vs] for k, vs in h.history.items()}
@@ -267,7 +276,8 @@ def recipe_for(n_labels):
 
 def run_finetune(encoder, labels=None, epochs=None, epochs_head=None, seed=0, out=None, head="linear",
                  lr_head=1e-2, lr_all=1e-3, shift=0, batch_size=None, pretrained=True, dropout=0.0,
-                 verbose=0, command=None, name=None, description=None, save=True, splits=None, extras=None):
+                 verbose=0, command=None, name=None, description=None, save=True, splits=None, extras=None,
+                 strategy="default"):
     """Fine-tune `encoder` on `labels` class-balanced training images (None: all), evaluate on the test
     split and (with save) write a classifier folder atomically. Returns (model, card)."""
     from zoo import data as zdata
@@ -284,11 +294,18 @@ def run_finetune(encoder, labels=None, epochs=None, epochs_head=None, seed=0, ou
         recipe["epochs_head"] = epochs_head
     if batch_size is not None:
         recipe["batch_size"] = batch_size
-    clf = classifier(encoder, head=head, seed=seed, pretrained=pretrained, dropout=dropout,
-                     name=name or f"{Path(str(encoder)).name}_classifier_{labels or 'all'}")
+    from zoo.train import make_strategy
+
+    if strategy == "multiworker":
+        raise ZooError("fine-tuning supports the default and mirrored strategies, not multiworker")
+    strategy = make_strategy(strategy)
+    with strategy.scope():
+        clf = classifier(encoder, head=head, seed=seed, pretrained=pretrained, dropout=dropout,
+                         name=name or f"{Path(str(encoder)).name}_classifier_{labels or 'all'}")
     start = time.time()
     hist = fine_tune(clf, x_train[idx], y_train[idx], lr_head=lr_head, lr_all=lr_all, seed=seed, shift=shift,
-                     validation=splits["val"] if len(splits["val"][0]) else None, verbose=verbose, **recipe)
+                     validation=splits["val"] if len(splits["val"][0]) else None, verbose=verbose,
+                     strategy=strategy, **recipe)
     seconds = time.time() - start
     metrics = {k: round(v, 4) for k, v in clf.test_metrics(*splits["test"]).items()}
     val = {k: round(v, 4) for k, v in clf.test_metrics(*splits["val"]).items()} if len(splits["val"][0]) else {}
@@ -365,7 +382,8 @@ def cmd_finetune(args):
         out = args.out or _default_models_dir() / f"{Path(args.encoder).name}_classifier_{labels or 'all'}"
         model, card = run_finetune(args.encoder, labels=labels, epochs=args.epochs, epochs_head=args.head_epochs,
                                    seed=args.seed, out=out, head=args.head, shift=args.shift,
-                                   pretrained=not args.from_scratch, verbose=args.verbose, command=command_line())
+                                   pretrained=not args.from_scratch, verbose=args.verbose, command=command_line(),
+                                   strategy=args.strategy)
     print(json.dumps({"saved": str(out), "labelled_examples": card["data"]["labelled_examples"],
                       "metrics": card["metrics"], "seconds": card["training"]["seconds"]}, indent=2))
 
@@ -386,6 +404,8 @@ def add_cli(sub):
     p.add_argument("--shift", type=_nonneg_int, default=0, help="random shifts of up to this many pixels")
     p.add_argument("--from-scratch", action="store_true", help="random initial weights (the baseline)")
     p.add_argument("--seed", type=_nonneg_int, default=0)
+    p.add_argument("--strategy", default="default", choices=["default", "mirrored"],
+                   help="tf.distribute strategy (multi-worker fine-tuning is not supported)")
     p.add_argument("--out", help="output folder (default saved_models/ENCODER_classifier_N)")
     p.add_argument("--preset", help="train a named classifier preset (mnist_classifier) instead")
     p.add_argument("--verbose", type=int, default=0, choices=[0, 1, 2])

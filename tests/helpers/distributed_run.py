@@ -2,6 +2,7 @@
 
     python tests/helpers/distributed_run.py default OUT.npz
     python tests/helpers/distributed_run.py mirrored2 OUT.npz     # MirroredStrategy over 2 logical CPUs
+    python tests/helpers/distributed_run.py mirrored2 OUT.npz finetune   # zoo.train.fine_tune instead
     TF_CONFIG=... python tests/helpers/distributed_run.py multiworker OUT.npz
 
 Every mode sees the same synthetic data, seed and global batch, so the weights must agree.
@@ -36,11 +37,19 @@ if mode == "mirrored2":
 rng = np.random.default_rng(0)
 x = (rng.random((256, 784)) < 0.3).astype(np.float32)
 keras.utils.set_random_seed(0)
-with strategy.scope():
-    model = zoo.build("ae_mnist", hidden_units=[16], latent_dim=3)
-# SGD, not Adam: Adam hides a wrong gradient scale, SGD does not.
-fit(model, {"train": (x, np.zeros(len(x))), "val": (x[:0], np.zeros(0))}, epochs=2, batch_size=64,
-    learning_rate=0.01, seed=0, verbose=0, strategy=strategy, optimizer="sgd")
+if len(sys.argv) > 3 and sys.argv[3] == "finetune":
+    from zoo.finetune import classifier, fine_tune
+
+    y = rng.integers(0, 10, len(x))
+    with strategy.scope():
+        model = classifier("ae_mnist", pretrained=False, seed=0)
+    fine_tune(model, x, y, epochs_head=1, epochs_all=1, batch_size=64, seed=0, strategy=strategy)
+else:
+    with strategy.scope():
+        model = zoo.build("ae_mnist", hidden_units=[16], latent_dim=3)
+    # SGD, not Adam: Adam hides a wrong gradient scale, SGD does not.
+    fit(model, {"train": (x, np.zeros(len(x))), "val": (x[:0], np.zeros(0))}, epochs=2, batch_size=64,
+        learning_rate=0.01, seed=0, verbose=0, strategy=strategy, optimizer="sgd")
 if is_chief(strategy):
     np.savez(out, *[np.asarray(w) for w in model.get_weights()], replicas=strategy.num_replicas_in_sync)
 print("done", strategy.num_replicas_in_sync)

@@ -70,7 +70,9 @@ class EncoderClassifier(keras.Model):
         z = keras.Input((self.latent_dim,), name="code")
         # Codes are unnormalised (a linear code layer can reach magnitudes in the tens), which makes a softmax
         # head on them start saturated; batch normalisation puts every code on a common scale.
-        h = keras.layers.BatchNormalization(name="code_norm")(z)
+        # Synchronized: under a multi-replica strategy the statistics are those of the global batch, so
+        # fine-tuning gives the single-process result (per-replica statistics would not).
+        h = keras.layers.BatchNormalization(synchronized=True, name="code_norm")(z)
         if head == "mlp":
             h = keras.layers.Dense(head_units, activation="relu", name="head_hidden",
                                    kernel_initializer=keras.initializers.HeUniform(seed=seed + 1))(h)
