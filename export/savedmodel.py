@@ -10,6 +10,7 @@ import numpy as np
 
 from export.litert import _umask, quiet_stderr
 from export.parts import ExportError
+from zoo.registry import swap_in_dir
 
 
 def dir_size(path):
@@ -27,13 +28,7 @@ def convert(part_model, path):
             part_model.export(str(tmp), format="tf_saved_model", verbose=False)
         load_saved_model(tmp)
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
-        if path.exists():
-            old = path.with_name(f".{path.name}.old-{os.getpid()}")
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
+        swap_in_dir(tmp, path)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

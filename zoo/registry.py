@@ -176,6 +176,20 @@ def inference_copy(model):
     return clone
 
 
+def swap_in_dir(tmp, folder):
+    """Give the complete folder `tmp` the name `folder`: an existing one is moved aside first and removed
+    after, so `folder` is always either the whole old content or the whole new one."""
+    tmp, folder = Path(tmp), Path(folder)
+    if folder.exists():
+        old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+        os.replace(folder, old)
+        os.replace(tmp, folder)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, folder)
+    return folder
+
+
 def save_model_dir(model, folder, card=None, extra_files=None):
     """Write model.keras, card.json and extra files to a temporary sibling folder, then swap it in.
 
@@ -196,12 +210,7 @@ def save_model_dir(model, folder, card=None, extra_files=None):
             for item in folder.iterdir():
                 if not (tmp / item.name).exists():
                     (shutil.copytree if item.is_dir() else shutil.copy2)(item, tmp / item.name)
-            old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
-            os.replace(folder, old)
-            os.replace(tmp, folder)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, folder)
+        swap_in_dir(tmp, folder)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -17,8 +17,20 @@ def replica_mean(per_example):
     return mean(per_example)
 
 
+class ActivityPenalty(keras.layers.Layer):
+    """Adds weight * penalty(h) to the model's losses while training and passes h through unchanged."""
+
+    def call(self, inputs, training=False):
+        if training and self.weight:
+            self.add_loss(self.penalty(inputs))
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
 @keras.saving.register_keras_serializable(package="zoo")
-class L1ActivityRegularizer(keras.layers.Layer):
+class L1ActivityRegularizer(ActivityPenalty):
     """weight * sum_i |h_i|, averaged over the examples of the batch."""
 
     def __init__(self, weight=1e-4, **kwargs):
@@ -28,14 +40,6 @@ class L1ActivityRegularizer(keras.layers.Layer):
 
     def penalty(self, h):
         return self.weight * replica_mean(ops.sum(ops.abs(h), axis=-1))
-
-    def call(self, inputs, training=False):
-        if training and self.weight:
-            self.add_loss(self.penalty(inputs))
-        return inputs
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
 
     def get_config(self):
         return {**super().get_config(), "weight": self.weight}
@@ -48,7 +52,7 @@ def kl_sparsity(h, target):
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class KLSparsityRegularizer(keras.layers.Layer):
+class KLSparsityRegularizer(ActivityPenalty):
     """weight * sum_j KL(target || mean activation of unit j over the mini-batch) (Ng's sparse autoencoder).
 
     Meant for sigmoid units, whose activations are Bernoulli means in (0, 1).
@@ -63,14 +67,6 @@ class KLSparsityRegularizer(keras.layers.Layer):
 
     def penalty(self, h):
         return self.weight * kl_sparsity(h, self.target)
-
-    def call(self, inputs, training=False):
-        if training and self.weight:
-            self.add_loss(self.penalty(inputs))
-        return inputs
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
 
     def get_config(self):
         return {**super().get_config(), "target": self.target, "weight": self.weight}
