@@ -1,15 +1,33 @@
 """zoo: a TensorFlow/Keras model zoo of the classic neural-network families.
 
     import zoo
-    zoo.list_models("*ae*")
-    model = zoo.load("ae_mnist")          # pretrained, from saved_models/
-    codes = model.encode(images)          # uint8 or float in [0, 1], (28, 28), (28, 28, 1) or 784
+    zoo.list_models("*vae*")
+    model = zoo.load("ae_mnist")                    # pretrained, compiled, safe_mode=True
+    recon = model.predict(uint8_images)             # (N, 28, 28) in, (N, 28, 28) out, scaled by dtype
+    codes = model.encode(images)
+    clf = zoo.create_model("mnist_classifier", encoder="cae_mnist")   # untrained head on a pretrained encoder
 """
 
-from zoo.errors import DataUnavailable, ZooError
-from zoo.registry import build, create_model, from_preset, list_models, load, model_card
-from zoo.finetune import classifier
+import os
 
-__all__ = ["ZooError", "DataUnavailable", "list_models", "build", "create_model", "load", "from_preset",
-           "model_card", "classifier"]
-__version__ = "0.1.0"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from zoo import checks, data, errors, families, figures, io, layers, registry, training  # noqa: E402
+from zoo.base import ZooModel  # noqa: E402
+from zoo.errors import DataUnavailable, ZooError  # noqa: E402
+from zoo.families.autoencoder import Autoencoder, ImageAutoencoder  # noqa: E402
+from zoo.families.classifier import EncoderClassifier  # noqa: E402
+from zoo.families.vae import VAE, ConditionalVAE  # noqa: E402
+from zoo.registry import build, create_model, from_preset, list_models, load, model_card  # noqa: E402
+
+
+def classifier(encoder, **config):
+    """A classifier (untrained head) on a registered model's pretrained encoder, or on a model instance."""
+    return create_model("mnist_classifier", encoder=encoder, **config)
+
+
+__all__ = ["ZooError", "DataUnavailable", "ZooModel", "list_models", "build", "create_model", "load", "from_preset",
+           "model_card", "classifier", "Autoencoder", "ImageAutoencoder", "VAE", "ConditionalVAE",
+           "EncoderClassifier", "checks", "data", "errors", "families", "figures", "io", "layers", "registry",
+           "training"]
+__version__ = "0.2.0"

@@ -7,3 +7,7 @@ class ZooError(ValueError):
 
 class DataUnavailable(ZooError):
     """No data set could be read: neither $ZOO_DATA_DIR nor keras.datasets had it."""
+
+
+class NonFiniteLoss(ZooError):
+    """Training produced a NaN or Inf loss, or diverged; the message gives the epoch and step."""

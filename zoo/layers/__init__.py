@@ -1,11 +1,15 @@
-"""Reusable, serializable Keras layers: tied (W^T) dense, input noise, activity penalties."""
+"""Reusable, serializable Keras layers: tied (W^T) dense, input noise, activity penalties, and the in-graph
+image and loss helpers every family shares."""
 
+from zoo.layers.image import IMAGE_DIM, image_rows, like_input
 from zoo.layers.noise import (NOISE_KINDS, GaussianNoise, MaskingNoise, NoiseMixture, SaltAndPepperNoise,
                               make_noise)
-from zoo.layers.penalties import (ContractivePenalty, KLSparsityRegularizer, L1ActivityRegularizer,
-                                  jacobian_sq_norm, kl_sparsity, sigmoid_jacobian_sq_norm)
+from zoo.layers.penalties import (ActivityPenalty, ContractivePenalty, KLSparsityRegularizer,
+                                  L1ActivityRegularizer, jacobian_sq_norm, kl_sparsity, sigmoid_jacobian_sq_norm)
+from zoo.layers.reduction import reconstruction_terms, replica_mean
 from zoo.layers.tied import DenseTranspose
 
 __all__ = ["DenseTranspose", "GaussianNoise", "MaskingNoise", "SaltAndPepperNoise", "NoiseMixture",
-           "NOISE_KINDS", "make_noise", "L1ActivityRegularizer", "KLSparsityRegularizer", "ContractivePenalty",
-           "kl_sparsity", "sigmoid_jacobian_sq_norm", "jacobian_sq_norm"]
+           "NOISE_KINDS", "make_noise", "ActivityPenalty", "L1ActivityRegularizer", "KLSparsityRegularizer",
+           "ContractivePenalty", "kl_sparsity", "sigmoid_jacobian_sq_norm", "jacobian_sq_norm", "replica_mean",
+           "reconstruction_terms", "image_rows", "like_input", "IMAGE_DIM"]

@@ -9,12 +9,7 @@ import tensorflow as tf
 import keras
 from keras import ops
 
-
-def replica_mean(per_example):
-    # Imported late: zoo.models imports these layers, so a top-level import would be circular.
-    from zoo.models.base import replica_mean as mean
-
-    return mean(per_example)
+from zoo.layers.reduction import replica_mean
 
 
 class ActivityPenalty(keras.layers.Layer):

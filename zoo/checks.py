@@ -1,0 +1,152 @@
+"""One set of validators for everything a user hands the zoo: counts, ranges, dtypes, finite values, images.
+
+Each returns the cleaned value or raises ZooError with one line saying what was wrong and what is expected.
+"""
+
+import math
+
+import numpy as np
+
+from zoo.errors import ZooError
+
+IMAGE_SHAPE = (28, 28)
+IMAGE_DIM = 784
+# Upper bounds on the counts a user may ask for; each keeps one request within this machine's memory and a
+# sensible time. The message names the bound, so a user who really needs more knows what to change.
+MAX_SAMPLES = 100_000
+MAX_STEPS = 10_000
+MAX_EPOCHS = 100_000
+MAX_BATCH = 1_000_000
+MAX_IMPORTANCE_SAMPLES = 100_000
+MAX_PARAMETERS = 50_000_000
+
+
+def count(value, what, minimum=1, maximum=None):
+    """An integer in [minimum, maximum]; bools, floats with a fraction, NaN and strings are refused."""
+    if isinstance(value, (bool, np.bool_)) or value is None:
+        raise ZooError(f"{what} must be an integer >= {minimum}, got {value!r}")
+    if isinstance(value, (float, np.floating)):
+        if not math.isfinite(value) or value != int(value):
+            raise ZooError(f"{what} must be an integer >= {minimum}, got {value!r}")
+    elif not isinstance(value, (int, np.integer)):
+        raise ZooError(f"{what} must be an integer >= {minimum}, got {value!r}")
+    value = int(value)
+    if value < minimum:
+        raise ZooError(f"{what} must be an integer >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ZooError(f"{what} must be at most {maximum:,}, got {value:,}")
+    return value
+
+
+def number(value, what, minimum=None, maximum=None, strict_min=False):
+    """A finite real number in range; strict_min makes the lower bound exclusive."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ZooError(f"{what} must be a number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ZooError(f"{what} must be a finite number, got {value}")
+    if minimum is not None and (value <= minimum if strict_min else value < minimum):
+        raise ZooError(f"{what} must be {'>' if strict_min else '>='} {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ZooError(f"{what} must be <= {maximum}, got {value}")
+    return value
+
+
+def _array(x, name):
+    if hasattr(x, "numpy"):
+        x = x.numpy()
+    try:
+        arr = np.asarray(x)
+    except ValueError as e:  # ragged nested lists
+        raise ZooError(f"{name}: expected a rectangular numeric array, got ragged input ({e})") from None
+    if arr.dtype == object:
+        raise ZooError(f"{name}: expected a rectangular numeric array, got ragged or non-numeric input")
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise ZooError(f"{name}: complex numbers are not accepted; expected real values")
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise ZooError(f"{name}: expected a numeric array (uint8 or float), got dtype {arr.dtype}")
+    return arr
+
+
+def as_images(x, name="images"):
+    """Images as float32 rows (N, 784) in [0, 1], and whether one image came without a batch axis.
+
+    Accepts uint8 (0..255) or float in [0, 1], shaped (28, 28), (28, 28, 1) or (784,) for one image, or with
+    a leading batch axis. The range is checked after the cast to float32, so 1e300 is refused, not NaN.
+    """
+    x = _array(x, name)
+    single_shapes = {(28, 28), (28, 28, 1), (784,)}
+    if x.shape in single_shapes:
+        single, x = True, x[None]
+    elif x.ndim >= 2 and x.shape[1:] in single_shapes:
+        single = False
+    else:
+        raise ZooError(f"{name}: expected shape (28, 28), (28, 28, 1) or (784,), with an optional batch axis "
+                       f"first; got {x.shape}")
+    if x.shape[0] == 0:
+        raise ZooError(f"{name}: got an empty batch, expected at least one image")
+    if x.dtype == np.uint8:
+        return x.reshape(len(x), IMAGE_DIM).astype(np.float32) / 255.0, single
+    if np.issubdtype(x.dtype, np.integer) or x.dtype == bool:
+        raise ZooError(f"{name}: expected uint8 (0..255) or float in [0, 1], got dtype {x.dtype}")
+    with np.errstate(over="ignore", invalid="ignore"):
+        rows = x.reshape(len(x), IMAGE_DIM).astype(np.float32)
+    if not np.all(np.isfinite(rows)):
+        raise ZooError(f"{name}: contains NaN or Inf (after the cast to float32); expected values in [0, 1]")
+    lo, hi = float(rows.min()), float(rows.max())
+    if lo < 0.0 or hi > 1.0:
+        raise ZooError(f"{name}: float pixel values must lie in [0, 1], got range [{lo:.4g}, {hi:.4g}] "
+                       "(divide uint8 images by 255, or pass them as uint8)")
+    return rows, single
+
+
+def as_latents(z, dim, name="z"):
+    """Latent codes as float32 (N, dim), finite after the cast, and whether one came without a batch axis."""
+    z = _array(z, name)
+    if z.dtype == bool:
+        raise ZooError(f"{name}: expected float latent codes, got dtype bool")
+    if z.shape == (dim,):
+        single, z = True, z[None]
+    elif z.ndim == 2 and z.shape[1] == dim:
+        single = False
+    else:
+        raise ZooError(f"{name}: expected shape ({dim},) or (N, {dim}), got {z.shape}")
+    if len(z) == 0:
+        raise ZooError(f"{name}: got an empty batch, expected at least one code")
+    with np.errstate(over="ignore", invalid="ignore"):
+        z = z.astype(np.float32)
+    if not np.all(np.isfinite(z)):
+        raise ZooError(f"{name}: contains NaN or Inf (after the cast to float32); expected finite codes")
+    return z, single
+
+
+def as_labels(labels, n, num_classes, name="labels"):
+    """Integer class labels, one per example (a scalar is broadcast), each in 0..num_classes-1."""
+    if labels is None:
+        raise ZooError(f"{name}: expected integer labels in 0..{num_classes - 1}, got None")
+    arr = _array(labels, name)
+    if arr.dtype == bool:
+        raise ZooError(f"{name}: expected integer labels in 0..{num_classes - 1}, got dtype bool")
+    if not np.issubdtype(arr.dtype, np.integer):
+        if not (np.all(np.isfinite(arr)) and np.all(arr == np.round(arr))):
+            raise ZooError(f"{name}: expected integer labels in 0..{num_classes - 1}, got non-integer values")
+    if arr.ndim == 0:
+        arr = np.full(n, arr)
+    if arr.ndim != 1 or len(arr) != n:
+        raise ZooError(f"{name}: expected one label per example ({n}), got shape {arr.shape}")
+    arr = arr.astype(np.int64)
+    if len(arr) and (arr.min() < 0 or arr.max() >= num_classes):
+        raise ZooError(f"{name}: labels must lie in 0..{num_classes - 1}, got range [{arr.min()}, {arr.max()}]")
+    return arr
+
+
+def finite(x, what):
+    if not np.all(np.isfinite(x)):
+        raise ZooError(f"{what} contains NaN or Inf; clean it first")
+    return x
+
+
+def one_of(value, choices, what):
+    if value not in choices:
+        raise ZooError(f"{what} must be one of {', '.join(map(str, choices))}, got {value!r}")
+    return value

@@ -1,0 +1,336 @@
+"""The zoo's command line: `zoo COMMAND ...` (same as `python -m zoo`); `zoo COMMAND --help` for each.
+
+A user's mistake prints one line on stderr and exits 1 (2 for a usage error); --debug shows the traceback.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+EXIT_USAGE, EXIT_ERROR = 2, 1
+
+
+def _int_in(lo, hi):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < lo or (hi is not None and value > hi):
+            raise argparse.ArgumentTypeError(f"expected an integer in [{lo:,}, {hi:,}], got {value:,}" if hi
+                                             else f"expected an integer >= {lo}, got {value}")
+        return value
+    return parse
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
+    return value
+
+
+def _test_split(name, required):
+    """The test split of a model's data set, or None with a one-line note when it is not reachable."""
+    from zoo import data, registry
+    from zoo.errors import DataUnavailable
+
+    try:
+        return data.splits(registry.preset(name)["data"], validation=0)
+    except DataUnavailable as e:
+        if required:
+            raise
+        print(f"note: {e}; skipping what needs data", file=sys.stderr)
+        return None
+
+
+def _out_folder(text):
+    out = Path(text)
+    if out.exists() and not out.is_dir():
+        from zoo.errors import ZooError
+
+        raise ZooError(f"--out {out} is a file; expected a folder")
+    return out
+
+
+def _out_file(text):
+    out = Path(text)
+    if out.is_dir():
+        from zoo.errors import ZooError
+
+        raise ZooError(f"--out {out} is a folder; expected a .png file name")
+    return out
+
+
+def cmd_list(args):
+    from zoo import registry
+
+    for name in registry.list_models(args.pattern):
+        p = registry.preset(name)
+        shipped = (registry.saved_models_dir() / name / registry.MODEL_FILE).is_file()
+        print(f"{name:24s} {p['family']:12s} {'pretrained' if shipped else 'untrained':10s} {p['description']}")
+
+
+def cmd_info(args):
+    from zoo import registry
+    from zoo.errors import ZooError
+
+    p = registry.preset(args.name)
+    try:
+        card = registry.model_card(args.name)
+    except ZooError:
+        card = None
+    info = {"name": args.name, "family": p["family"], "description": p["description"], "config": p["config"],
+            "requires": p.get("requires", {}), "train": p.get("train", {}), "pretrained": card is not None}
+    if card is not None:
+        info["card"] = card
+    print(json.dumps(info, indent=2, default=str))
+
+
+def _overrides(items):
+    from zoo.errors import ZooError
+
+    overrides = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ZooError(f"--set expects KEY=VALUE, got {item!r}")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value  # a bare word is a string
+    return overrides
+
+
+def cmd_train(args):
+    from zoo import training
+
+    recipe_changes = dict(kl_warmup_epochs=None)
+    overrides = _overrides(args.set)
+    model, card, out = training.train(
+        args.name, out=args.out and _out_folder(args.out), publish=args.publish, restart=args.restart,
+        command=training.command_line(), verbose=args.verbose, strategy=args.strategy,
+        mixed_precision=args.mixed_precision, jit_compile=args.jit_compile, deterministic=args.deterministic,
+        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
+        lr_schedule=args.lr_schedule, early_stopping=args.early_stopping,
+        recipe_changes={k: v for k, v in recipe_changes.items() if v is not None}, **overrides)
+    if card is not None:
+        print(json.dumps({"saved": str(out), "published": bool(args.publish), "metrics": card["metrics"]}, indent=2))
+
+
+def cmd_finetune(args):
+    from zoo import training
+
+    labels = None if str(args.labels).lower() == "all" else _int_in(1, 1_000_000)(args.labels)
+    name = args.preset
+    out = args.out or (None if args.encoder is None else
+                       str(__import__("zoo").registry.runs_dir() / f"{Path(args.encoder).name}_classifier_{labels or 'all'}"))
+    overrides = {"encoder": args.encoder} if args.encoder else {}
+    if args.from_scratch:
+        from zoo import registry
+
+        overrides["encoder"] = registry.create_model(args.encoder or registry.preset(name)["requires"]["encoder"])
+    model, card, out = training.train(
+        name, out=out and _out_folder(out), publish=args.publish, restart=args.restart, command=training.command_line(),
+        verbose=args.verbose, strategy=args.strategy, epochs=args.epochs, seed=args.seed,
+        recipe_changes={k: v for k, v in dict(labels=labels, epochs_head=args.head_epochs, shift=args.shift).items()
+                        if v is not None}, **overrides, **_overrides(args.set))
+    if card is not None:
+        print(json.dumps({"saved": str(out), "labelled_examples": card.get("labelled_examples"),
+                          "metrics": card["metrics"], "seconds": card["training"]["seconds"]}, indent=2))
+
+
+def cmd_evaluate(args):
+    from zoo import registry
+
+    model = registry.load(args.name)
+    name = args.name if args.name in registry.PRESETS else registry.model_card(args.name)["name"]
+    x, y = _test_split(name, required=True)["test"]
+    if args.limit:
+        x, y = x[:args.limit], y[:args.limit]
+    kwargs = {"num_samples": args.num_samples} if args.num_samples and model.generative else {}
+    if args.num_samples and not model.generative:
+        from zoo.errors import ZooError
+
+        raise ZooError(f"--num-samples is for likelihood models; {args.name} ({model.family}) has none")
+    print(json.dumps({"model": args.name, "split": "test", "examples": int(len(x)),
+                      **model.test_metrics(x, y, **kwargs)}, indent=2))
+
+
+def cmd_sample(args):
+    import numpy as np
+
+    from zoo import figures, registry
+    from zoo.errors import ZooError
+
+    out = _out_file(args.out)
+    model = registry.load(args.name)
+    if not model.generative:
+        generative = [n for n in registry.list_models() if registry.preset(n)["class"].generative]
+        raise ZooError(f"{args.name} is not generative (family {model.family}); it has no sample(). "
+                       f"Generative models: {', '.join(generative)}")
+    labels = None
+    if args.labels:
+        try:
+            labels = [int(c) for c in args.labels.split(",")]
+        except ValueError:
+            raise ZooError(f"--labels expects comma-separated integers, got {args.labels!r}") from None
+    n = len(labels) if labels else args.n
+    images = model.sample(n, labels=labels, seed=args.seed)
+    title = f"{args.name}: {n} samples (seed {args.seed})" + (f", labels {args.labels}" if labels else "")
+    figures.save(figures.image_grid(np.asarray(images), cols=min(10, n), title=title), out)
+    print(f"wrote {out}: {n} samples from {args.name}")
+
+
+def cmd_pictures(args):
+    from zoo import figures, registry
+
+    out = _out_folder(args.out)
+    model = registry.load(args.name)
+    name = args.name if args.name in registry.PRESETS else registry.model_card(args.name)["name"]
+    hook = registry.hook(registry.family(name), "pictures")
+    figs = hook(model, _test_split(name, required=False)) if hook else {}
+    for fname, fig in figs.items():
+        print(f"wrote {figures.save(fig, out / fname)}")
+
+
+def cmd_demo(args):
+    """Load every shipped model, write its pictures and say what was written."""
+    from zoo import figures, registry
+
+    out = _out_folder(args.out)
+    shipped = [n for n in registry.list_models() if (registry.saved_models_dir() / n / registry.MODEL_FILE).is_file()]
+    if not shipped:
+        from zoo.errors import ZooError
+
+        raise ZooError("no pretrained models in saved_models/; train one with: zoo train NAME --publish")
+    for name in shipped:
+        start = time.time()
+        model = registry.load(name)
+        data = _test_split(name, required=False)
+        hook = registry.hook(registry.family(name), "pictures")
+        written = [str(figures.save(fig, out / name / fname)) for fname, fig in (hook(model, data) if hook else {}).items()]
+        summary = ""
+        if data is not None:
+            x, y = data["test"][0][:500], data["test"][1][:500]
+            m = model.test_metrics(x, y, **({"num_samples": 50} if model.generative else {}))
+            key = next((k for k in ("nll_iwae", "squared_error_per_image", "accuracy") if k in m), None)
+            if key:
+                summary = f", {key}{' (k=50)' if key == 'nll_iwae' else ''} on 500 test images = {m[key]:.3f}"
+        print(f"{name}: loaded ({model.count_params_unique():,} parameters){summary}; wrote "
+              f"{len(written)} figures in {time.time() - start:.1f}s")
+    print(f"figures of {len(shipped)} pretrained models are in {out}/; full test figures: zoo evaluate NAME")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="zoo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--debug", action="store_true", help="show a traceback on error")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("list", help="list registered models", description="List registered models.")
+    p.add_argument("pattern", nargs="?", default="*", help="shell-style pattern, e.g. '*vae*'")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("info", help="show a model's preset and card", description="Show a model's preset and card.")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_info)
+
+    def training_flags(p):
+        p.add_argument("--seed", type=_int_in(0, 2 ** 31 - 1))
+        p.add_argument("--out", help="output folder (default runs/NAME)")
+        p.add_argument("--publish", action="store_true", help="also replace saved_models/NAME (says what it replaced)")
+        p.add_argument("--restart", action="store_true", help="discard a backup left by an earlier, different run")
+        p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value (JSON values)")
+        p.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2], help="Keras progress: 1 bar, 2 a line per epoch")
+        p.add_argument("--strategy", default="default", choices=["default", "mirrored", "multiworker"],
+                       help="tf.distribute strategy; multiworker reads TF_CONFIG (see README)")
+
+    p = sub.add_parser("train", help="train a model with its seeded recipe",
+                       description="Train a registered model with its preset recipe; writes model.keras, card.json and "
+                                   "preview.png to runs/NAME (or --out) atomically. A killed run resumes with the same "
+                                   "command.")
+    p.add_argument("name")
+    p.add_argument("--epochs", type=_int_in(1, 100_000), help="default: the preset's")
+    p.add_argument("--batch-size", type=_int_in(1, 1_000_000), help="default: the preset's")
+    p.add_argument("--learning-rate", type=_positive_float, help="default: the preset's")
+    training_flags(p)
+    p.add_argument("--mixed-precision", action="store_true", help="float16 compute, float32 losses (GPU)")
+    p.add_argument("--jit-compile", action="store_true", help="compile train steps with XLA")
+    p.add_argument("--lr-schedule", choices=["constant", "cosine"], help="default: the preset's (constant)")
+    p.add_argument("--early-stopping", type=_int_in(1, 100_000), metavar="PATIENCE",
+                   help="stop when the validation loss has not improved for PATIENCE epochs; keep the best weights")
+    p.add_argument("--deterministic", action="store_true", help="deterministic TensorFlow ops")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("finetune", help="fine-tune a pretrained encoder as a digit classifier",
+                       description="Train a classifier on N class-balanced labelled training images: the head first "
+                                   "with the encoder frozen, then everything at a lower rate.")
+    p.add_argument("encoder", nargs="?", help="a registered autoencoder with pretrained weights, or a folder")
+    p.add_argument("--preset", default="mnist_classifier", help="the classifier preset (default mnist_classifier)")
+    p.add_argument("--labels", default="all", help="number of labelled training images, or 'all'")
+    p.add_argument("--epochs", type=_int_in(1, 100_000), help="end-to-end epochs")
+    p.add_argument("--head-epochs", type=_int_in(0, 100_000), help="head-only epochs")
+    p.add_argument("--shift", type=_int_in(0, 13), help="random shifts of up to this many pixels")
+    p.add_argument("--from-scratch", action="store_true", help="random initial encoder weights (the baseline)")
+    training_flags(p)
+    p.set_defaults(func=cmd_finetune)
+
+    p = sub.add_parser("evaluate", help="print test metrics as JSON",
+                       description="Evaluate a pretrained model on the test split and print JSON metrics.")
+    p.add_argument("name", help="a registered name, a folder or a .keras file")
+    p.add_argument("--num-samples", type=_int_in(1, 100_000), help="importance samples for likelihood models")
+    p.add_argument("--limit", type=_int_in(1, 10_000_000), help="use only the first N test images")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("sample", help="write samples of a generative model as a figure",
+                       description="Draw samples from a generative model and write them as a PNG grid.")
+    p.add_argument("name")
+    p.add_argument("--out", required=True, help="PNG file to write")
+    p.add_argument("-n", type=_int_in(1, 10_000), default=100, help="number of samples (at most 10,000)")
+    p.add_argument("--seed", type=_int_in(0, 2 ** 31 - 1), default=0)
+    p.add_argument("--labels", help="comma-separated labels, for class-conditional models")
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("pictures", help="write every figure a model offers",
+                       description="Write every figure a model offers (reconstructions, samples, latent maps, ...).")
+    p.add_argument("name")
+    p.add_argument("--out", required=True, help="folder to write into")
+    p.set_defaults(func=cmd_pictures)
+
+    p = sub.add_parser("demo", help="load every pretrained model and write its figures",
+                       description="Load every shipped model, write its figures under --out and print a summary.")
+    p.add_argument("--out", default="demo_out")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv=None):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    args = build_parser().parse_args(argv)
+    debug = args.debug or bool(os.environ.get("ZOO_DEBUG"))
+    try:
+        from zoo.errors import ZooError
+
+        try:
+            args.func(args)
+        except (ZooError, ValueError, OSError) as e:
+            if debug:
+                raise
+            print(f"zoo {args.command}: error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
+            return EXIT_ERROR
+        except KeyboardInterrupt:
+            print(f"zoo {args.command}: interrupted", file=sys.stderr)
+            return 130
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # A reader that stops early (zoo list | head -1) is not an error: end quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    return 0

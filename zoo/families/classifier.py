@@ -1,0 +1,296 @@
+"""A pretrained encoder with a classification head: the supervised fine-tuning step of greedy pretraining
+(Hinton & Salakhutdinov 2006; Vincent et al. 2010), and the same network from random weights as the baseline
+it is measured against.
+
+The encoder is the autoencoder's `inference_encoder()`: a plain functional copy of its test-time path
+(corruption, dropout and penalties left out; a VAE's mean path), so a classifier file holds nothing but
+Keras classes and this one. The preset names the encoder it starts from (`requires`), and the registry
+hands that model to `build`.
+"""
+
+import numpy as np
+import tensorflow as tf
+import keras
+
+from zoo import checks, figures
+from zoo.base import ExportPart, ZooModel, batched
+from zoo.errors import ZooError
+from zoo.layers import image_rows
+
+HEADS = ("linear", "mlp")
+
+
+def check_freeze(freeze, num_layers):
+    """freeze is "all", "none" or an int in [0, num_layers]; returns how many leading layers to freeze."""
+    if freeze == "all":
+        return num_layers
+    if freeze in ("none", None):
+        return 0
+    if isinstance(freeze, (bool, np.bool_)) or not isinstance(freeze, (int, np.integer)):
+        raise ZooError(f"freeze must be 'all', 'none' or a number of encoder layers, got {freeze!r}")
+    if not 0 <= int(freeze) <= num_layers:
+        raise ZooError(f"freeze={freeze} is out of range: the encoder has {num_layers} layers with weights")
+    return int(freeze)
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class EncoderClassifier(ZooModel):
+    """encoder (rows -> code) followed by a head (code -> class probabilities).
+
+    head "linear" is a softmax layer on the batch-normalised code; "mlp" adds one hidden ReLU layer. dropout
+    applies just before the softmax layer. freeze: the whole encoder ("all"), none of it ("none") or its
+    first N layers with weights.
+    """
+
+    family = "classifier"
+    conditional = False
+
+    def __init__(self, encoder=None, num_classes=10, head="linear", head_units=256, dropout=0.0, freeze="all",
+                 seed=0, **kwargs):
+        super().__init__(**kwargs)
+        if encoder is None:
+            raise ZooError("a classifier is built on an encoder: zoo.create_model('mnist_classifier', "
+                           "encoder='ae_mnist') or zoo.classifier('ae_mnist')")
+        if isinstance(encoder, dict):
+            type(self).check_budget({"encoder": encoder})
+            encoder = keras.saving.deserialize_keras_object(encoder)
+        if not isinstance(encoder, keras.Model) or len(encoder.inputs) != 1 or len(encoder.outputs) != 1:
+            raise ZooError("encoder must be a functional keras.Model with one input and one output")
+        checks.one_of(head, HEADS, "head")
+        num_classes = checks.count(num_classes, "num_classes", 2, 10_000)
+        self.encoder = encoder
+        self.input_dim = int(encoder.inputs[0].shape[-1])
+        self.latent_dim = int(encoder.outputs[0].shape[-1])
+        self.num_classes = num_classes
+        self._config = dict(num_classes=num_classes, head=head, head_units=checks.count(head_units, "head_units"),
+                            dropout=checks.number(dropout, "dropout", 0.0, 0.999), seed=checks.count(seed, "seed", 0))
+        z = keras.Input((self.latent_dim,), name="code")
+        # Codes are unnormalised (a linear code reaches magnitudes in the tens), which would start a softmax
+        # head saturated. Synchronized, so a multi-replica run normalises with the global batch's statistics.
+        h = keras.layers.BatchNormalization(synchronized=True, name="code_norm")(z)
+        if head == "mlp":
+            h = keras.layers.Dense(head_units, activation="relu", name="head_hidden",
+                                   kernel_initializer=keras.initializers.HeUniform(seed=seed + 1))(h)
+        if dropout:
+            h = keras.layers.Dropout(dropout, seed=seed + 2, name="head_dropout")(h)
+        logits = keras.layers.Dense(num_classes, name="logits",
+                                    kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 3))(h)
+        # float32 softmax, so probabilities stay exact under mixed precision
+        probs = keras.layers.Activation("softmax", dtype="float32", name="probabilities")(logits)
+        self.head = keras.Model(z, probs, name="head")
+        self.set_freeze(freeze)
+        self.finish(np.zeros((1, self.input_dim), np.float32))
+
+    @classmethod
+    def from_encoder(cls, model, **config):
+        """A classifier on a zoo autoencoder's test-time encoder."""
+        if isinstance(model, EncoderClassifier):
+            raise ZooError(f"{model.name} is already a classifier; pass an autoencoder")
+        if not hasattr(model, "inference_encoder"):
+            raise ZooError(f"{model.name} ({type(model).__name__}) has no encoder to fine-tune")
+        return cls(model.inference_encoder(), **config)
+
+    @classmethod
+    def parameter_count(cls, config):
+        total, width = 0, None
+        for layer in (config.get("encoder") or {}).get("config", {}).get("layers", []):
+            lc = layer.get("config", {})
+            if layer.get("class_name") == "InputLayer":
+                shape = lc.get("batch_shape") or lc.get("batch_input_shape") or [None, 0]
+                width = int(shape[-1] or 0)
+            elif layer.get("class_name") == "Dense":
+                units = int(lc.get("units", 0))
+                total += (width or 0) * units + units
+                width = units
+        return total
+
+    # -- freezing -------------------------------------------------------------------------------------------
+    def encoder_weight_layers(self):
+        return [layer for layer in self.encoder.layers if layer.weights]
+
+    def set_freeze(self, freeze):
+        """Freeze the whole encoder ("all"), nothing ("none") or its first N layers with weights. Compile
+        again afterwards: Keras fixes the trainable set when it compiles."""
+        layers = self.encoder_weight_layers()
+        n = check_freeze(freeze, len(layers))
+        for i, layer in enumerate(layers):
+            layer.trainable = i >= n
+        return self
+
+    @property
+    def freeze(self):
+        layers = self.encoder_weight_layers()
+        n = next((i for i, layer in enumerate(layers) if layer.trainable), len(layers))
+        return "all" if n == len(layers) else "none" if n == 0 else n
+
+    def get_config(self):
+        return {**super().get_config(), "encoder": keras.saving.serialize_keras_object(self.encoder),
+                "freeze": self.freeze}
+
+    # -- Keras-native path ----------------------------------------------------------------------------------
+    def call(self, x, training=False):
+        return self.head(self.encoder(image_rows(x), training=training), training=training)
+
+    def compile(self, optimizer=None, loss=None, metrics=None, **kwargs):
+        """Adam, sparse categorical cross-entropy on the probabilities, and accuracy, unless told otherwise."""
+        super().compile(optimizer=optimizer or keras.optimizers.Adam(1e-3),
+                        loss=loss or keras.losses.SparseCategoricalCrossentropy(),
+                        metrics=metrics if metrics is not None else
+                        [keras.metrics.SparseCategoricalAccuracy(name="accuracy")], **kwargs)
+
+    # -- NumPy-facing API -----------------------------------------------------------------------------------
+    def predict_proba(self, x):
+        rows, single = checks.as_images(x, "x")
+        p = batched(lambda r: self(r, training=False), rows, self.predict_batch_size)
+        return p[0] if single else p
+
+    def classify(self, x):
+        return np.argmax(self.predict_proba(x), axis=-1)
+
+    def encode(self, x):
+        rows, single = checks.as_images(x, "x")
+        z = batched(lambda r: self.encoder(r, training=False), rows, self.predict_batch_size)
+        return z[0] if single else z
+
+    def confusion(self, x, y):
+        rows, _ = checks.as_images(x, "x")
+        y = checks.as_labels(y, len(rows), self.num_classes, "y")
+        m = np.zeros((self.num_classes, self.num_classes), np.int64)
+        np.add.at(m, (y, np.argmax(self.predict_proba(rows), axis=-1)), 1)
+        return m
+
+    def test_metrics(self, x, y=None):
+        m = self.confusion(x, y)
+        acc = float(np.trace(m) / m.sum())
+        return {"accuracy": acc, "error": 1.0 - acc}
+
+
+# -- fine-tuning: the family's train hook --------------------------------------------------------------------
+def sample_labelled(y, n, seed=0):
+    """Indices of n class-balanced labelled examples (n // C per class, the remainder one each to classes a
+    seeded permutation puts first); sorted, and the same for the same (y, n, seed)."""
+    y = np.asarray(y)
+    classes = np.unique(y)
+    n = checks.count(n, "the number of labels", 1, len(y))
+    rng = np.random.default_rng(seed)
+    per, extra = divmod(n, len(classes))
+    bonus = set(rng.permutation(len(classes))[:extra].tolist())
+    chosen = []
+    for i, c in enumerate(classes):
+        pool = np.flatnonzero(y == c)
+        k = per + (i in bonus)
+        if k > len(pool):
+            raise ZooError(f"asked for {k} examples of class {c} but only {len(pool)} are available")
+        chosen.append(rng.permutation(pool)[:k])
+    return np.sort(np.concatenate(chosen))
+
+
+def shift_images(rows, max_shift, seed):
+    """Each image moved by up to max_shift pixels in each direction (zeros fill in): the augmentation that is
+    safe for digits. A tensor function of a stateless seed, so a resumed run shifts the same way."""
+    n = tf.shape(rows)[0]
+    side = 28
+    d = tf.random.stateless_uniform((n, 2), seed=seed, minval=-max_shift, maxval=max_shift + 1, dtype=tf.int32)
+    img = tf.reshape(rows, (-1, side, side, 1))
+    pad = tf.pad(img, [[0, 0], [max_shift, max_shift], [max_shift, max_shift], [0, 0]])
+    boxes = tf.cast(tf.stack([max_shift + d[:, 0], max_shift + d[:, 1]], 1), tf.float32)
+    size = float(side + 2 * max_shift - 1)
+    boxes = tf.concat([boxes / size, (boxes + side - 1) / size], 1)
+    out = tf.image.crop_and_resize(pad, boxes, tf.range(n), (side, side), method="nearest")
+    return tf.reshape(out, (-1, side * side))
+
+
+def few_label_recipe(n):
+    if n >= 10000:
+        return {}
+    if n >= 1000:
+        return dict(epochs_head=10, epochs=30, batch_size=64, lr_head=1e-2, learning_rate=1e-3, shift=0)
+    return dict(epochs_head=30, epochs=60, batch_size=32, lr_head=1e-2, learning_rate=1e-3, shift=0)
+
+
+def train(model, data, recipe, fit):
+    """Fine-tuning: the head with the encoder frozen, then everything at a lower rate with a cosine decay.
+
+    recipe: epochs_head, epochs (end to end), lr_head, learning_rate, batch_size, shift (pixels), labels
+    (None: all; else that many class-balanced training labels, drawn with the recipe's seed)."""
+    x, y = data["train"]
+    labels = recipe.get("labels")
+    if labels is not None:
+        idx = sample_labelled(y, labels, recipe["seed"])
+        x, y = x[idx], y[idx]
+        # Small labelled sets need many short epochs; what the user set stays.
+        recipe = {**recipe, **{k: v for k, v in few_label_recipe(len(x)).items() if k not in recipe.get("user_set", ())}}
+    shift = checks.count(recipe.get("shift", 0), "shift", 0, 13)
+    batch_size = int(min(recipe["batch_size"], len(x)))
+    histories = {}
+    for phase, epochs, lr, freeze, schedule in (
+            ("head", recipe.get("epochs_head", 0), recipe.get("lr_head", 1e-2), "all", "constant"),
+            ("all", recipe["epochs"], recipe["learning_rate"], "none", "cosine")):
+        if not epochs:
+            continue
+        model.set_freeze(freeze)
+        histories[phase] = fit(model, (x, y), data["val"], epochs=epochs, batch_size=batch_size, learning_rate=lr,
+                               seed=recipe["seed"], phase=phase, lr_schedule=schedule,
+                               augment=(lambda rows, s: shift_images(rows, shift, s)) if shift else None)
+    return histories.get("all") or histories.get("head"), {"labelled_examples": int(len(x)),
+                                                          "fine_tuning": {k: v for k, v in recipe.items()}}
+
+
+def card_metrics(model, data):
+    return {}
+
+
+def pictures(model, data):
+    if data is None:
+        return {}
+    x, y = data["test"]
+    return {"confusion.png": figures.confusion_matrix(
+        model.confusion(x, y), class_names=[str(k) for k in range(model.num_classes)],
+        title=f"{model.name}: confusion matrix on the test split")}
+
+
+def preview(model, data):
+    return pictures(model, data).get("confusion.png")
+
+
+def export_parts(model, data):
+    """The whole classifier, images -> class probabilities."""
+    image = keras.Input((model.input_dim,), name="image")
+    part = keras.Model(image, {"probabilities": model(image, training=False)}, name="classifier")
+
+    def inputs(n, seed):
+        rng = np.random.default_rng(seed)
+        if data is None:
+            return [rng.random((n, model.input_dim), dtype=np.float32)]
+        x = data["train"][0]
+        return [x[np.sort(rng.choice(len(x), min(n, len(x)), replace=False))]]
+
+    def metric(runner):
+        if data is None:
+            return None
+        x, y = data["test"]
+        exported = float(np.mean(np.argmax(runner([x])[0], axis=-1) == y))
+        keras_value = float(np.mean(model.classify(x) == y))
+        return {"name": "accuracy", "split": "test", "images": int(len(x)), "chain": "exported classifier",
+                "exported": round(exported, 4), "keras": round(keras_value, 4),
+                "relative_diff": round((exported - keras_value) / keras_value, 6)}
+
+    return {"classifier": ExportPart(part, inputs, metric, 0.01)}
+
+
+def build(config, requires):
+    """The preset's builder: the classifier on the required encoder model."""
+    return EncoderClassifier.from_encoder(requires["encoder"], **config)
+
+
+PRESETS = {
+    "mnist_classifier": {
+        "class": EncoderClassifier, "data": "mnist", "build": build,
+        "requires": {"encoder": "ae_mnist"},
+        "description": "Digit classifier: the pretrained ae_mnist encoder (784-512-256-30) plus a 256-unit ReLU "
+                       "head with dropout; head trained first, then everything end to end, on all 15,000 "
+                       "training labels with random shifts of up to 2 pixels.",
+        "config": dict(num_classes=10, head="mlp", dropout=0.25, freeze="all"),
+        "train": dict(epochs_head=2, epochs=50, lr_head=3e-3, learning_rate=2e-3, batch_size=128, shift=2),
+    },
+}

@@ -1,0 +1,503 @@
+"""Every figure the zoo draws: image grids, latent maps, confusion matrices, filters, curves.
+
+Each builder returns a `matplotlib.figure.Figure` and writes nothing; `save` writes one PNG
+atomically. Figures are made with `Figure` and `FigureCanvasAgg` directly, never pyplot, so the
+module neither needs a display nor touches pyplot's global state or the caller's backend.
+
+Every figure has a title, labelled axes (or labelled rows/columns for image grids), a colour bar
+or legend wherever colour carries meaning, and is at least 600 px wide at its natural size.
+Pixel images are drawn in grey with nearest-neighbour interpolation on a fixed 0..1 scale.
+"""
+
+import math
+import os
+import uuid
+from pathlib import Path
+
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
+
+from zoo.errors import ZooError
+
+DPI = 100
+# 6.4 in at 100 dpi is 640 px: comfortably above the 600 px every figure must reach.
+MIN_WIDTH_IN = 6.4
+# Drawn between tiles of a mosaic; a colour no grey pixel can have, so tiles never merge.
+TILE_SEPARATOR = "#b0c4de"
+HIDDEN_NOTE_SUFFIX = "outside the view"
+# Fewer points than this and each one is worth a marker; more and markers only blur the line.
+MARKER_POINT_LIMIT = 30
+# A histogram of hundreds of modes should still fit a screen rather than grow a bar at a time.
+MAX_BAR_CHART_WIDTH_IN = 16.0
+
+
+# ----------------------------------------------------------------------------- saving
+
+def save(fig, path):
+    """Write `fig` as a PNG at `path` (parent folders created) atomically; return the Path.
+
+    The PNG goes to a temporary file beside the destination and is then renamed over it, so a
+    reader never sees half a file and a failed write leaves any existing file untouched.
+    """
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise ZooError(f"figures are saved as PNG; expected a path ending in .png, got {str(path)!r}")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # os.open with 0o666 lets the umask decide the permissions, as for any ordinary file
+        # (mkstemp would leave 0600); O_EXCL guarantees the temporary name is ours alone.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, "wb") as out:
+            # Saving at the figure's own dpi without a tight bounding box keeps the PNG at
+            # exactly figsize * dpi, which is what the 600 px minimum was sized against.
+            fig.savefig(out, format="png", dpi=fig.dpi)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except OSError as err:
+        _remove_quietly(tmp)
+        raise ZooError(f"cannot write figure to {str(path)!r}: {err.strerror or err}") from err
+    except BaseException:
+        _remove_quietly(tmp)
+        raise
+    return path
+
+
+def _remove_quietly(tmp):
+    # The original error is the one worth reporting; e.g. when the parent is a file, unlinking
+    # the never-created temporary raises NotADirectoryError, which would only hide it.
+    try:
+        tmp.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+# ----------------------------------------------------------------------------- image figures
+
+def image_grid(images, *, title, cols=10, row_labels=None, col_labels=None, cmap="gray_r"):
+    """Images tiled row by row, left to right, `cols` per row, with optional row/column labels.
+
+    images: (N, H, W), (N, H, W, 1) or (N, H*W) with square images; float in [0, 1] or uint8.
+    row_labels: one str per row, written left of the row (e.g. "noisy gaussian 0.5").
+    col_labels: one str per column, written above it.
+    """
+    _check_title(title)
+    tiles = _as_images(images, "images")
+    cols = _positive_int(cols, "cols")
+    n_cols = min(cols, len(tiles))
+    n_rows = math.ceil(len(tiles) / n_cols)
+    row_labels = _labels_or_none(row_labels, n_rows, "row_labels", "row")
+    col_labels = _labels_or_none(col_labels, n_cols, "col_labels", "column")
+
+    fig, ax = _new_figure(MIN_WIDTH_IN, MIN_WIDTH_IN, layout=None)
+    suptitle = fig.suptitle(title)
+    mosaic_h, mosaic_w = _draw_mosaic(ax, tiles, n_cols, cmap, row_labels, col_labels)
+    inches_per_px = _tile_inches(tiles.shape[1]) / tiles.shape[1]
+    _fit_figure_around(fig, ax, suptitle, mosaic_w * inches_per_px, mosaic_h * inches_per_px)
+    return fig
+
+
+def decoded_grid(images, ticks, *, title, xlabel="z1", ylabel="z2"):
+    """An n x n mosaic of images decoded from a regular latent grid, on real latent axes.
+
+    images: n*n images, row-major, the top row decoded at the highest z2.
+    ticks: the n latent values along each axis, increasing; x reads them left to right and
+    y reads them top to bottom in decreasing order.
+    """
+    _check_title(title)
+    tiles = _as_images(images, "images")
+    ticks = np.asarray(ticks, np.float64)
+    if ticks.ndim != 1 or len(ticks) < 1:
+        raise ZooError(f"ticks must be a 1-D sequence of latent values, got shape {ticks.shape}")
+    n = len(ticks)
+    if len(tiles) != n * n:
+        raise ZooError(f"{n} ticks need {n}x{n} = {n * n} images, got {len(tiles)}")
+    if n > 1 and not np.all(np.diff(ticks) > 0):
+        raise ZooError("ticks must be strictly increasing")
+
+    _, h, w = tiles.shape
+    mosaic = tiles.reshape(n, n, h, w).transpose(0, 2, 1, 3).reshape(n * h, n * w)
+    fig, ax = _new_figure(MIN_WIDTH_IN, MIN_WIDTH_IN, layout=None)
+    suptitle = fig.suptitle(title)
+    ax.imshow(mosaic, cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
+    labels = [f"{t:.3g}" for t in ticks]
+    ax.set_xticks((np.arange(n) + 0.5) * w - 0.5, labels, rotation=90 if n > 8 else 0)
+    ax.set_yticks((np.arange(n) + 0.5) * h - 0.5, labels[::-1])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    # 0.45 in per tile keeps 28 px digits legible; small grids still get a readable square.
+    side = max(0.45 * n, 4.8)
+    _fit_figure_around(fig, ax, suptitle, side, side)
+    return fig
+
+
+def filters(weights, *, title, cols=None):
+    """First-layer weights as image tiles, each tile stretched over its own min..max.
+
+    weights: (K, H*W) with square receptive fields, or (K, H, W). A Dense kernel is stored
+    (H*W, K) and must be transposed first.
+    """
+    _check_title(title)
+    w = np.asarray(weights, np.float64)
+    if w.ndim == 2 and _square_side(w.shape[1]) is None:
+        raise ZooError(
+            f"weights must be (K, H*W) with square H*W or (K, H, W), got {w.shape}; "
+            "a Dense kernel (H*W, K) needs transposing first")
+    tiles = _as_images(w, "weights", scale_uint8=False)
+    lo = tiles.min(axis=(1, 2), keepdims=True)
+    span = tiles.max(axis=(1, 2), keepdims=True) - lo
+    # A constant tile has no range to stretch; mid-grey says "nothing here" without dividing by 0.
+    tiles = np.where(span > 0, (tiles - lo) / np.where(span > 0, span, 1.0), 0.5)
+
+    k = len(tiles)
+    n_cols = _positive_int(cols, "cols") if cols is not None else math.ceil(math.sqrt(k))
+    n_cols = min(n_cols, k)
+    n_rows = math.ceil(k / n_cols)
+    row_labels = [_unit_range(r * n_cols, min((r + 1) * n_cols, k) - 1) for r in range(n_rows)]
+
+    fig, ax = _new_figure(MIN_WIDTH_IN, MIN_WIDTH_IN, layout=None)
+    suptitle = fig.suptitle(title)
+    mosaic_h, mosaic_w = _draw_mosaic(ax, tiles, n_cols, "gray", row_labels, None)
+    ax.set_title("each tile scaled to its own range (black = min, white = max)", fontsize=9)
+    # Filters are many and only their pattern matters, so tiles may be a little smaller.
+    inches_per_px = min(_tile_inches(tiles.shape[1]), 0.5) / tiles.shape[1]
+    _fit_figure_around(fig, ax, suptitle, mosaic_w * inches_per_px, mosaic_h * inches_per_px)
+    return fig
+
+
+# ----------------------------------------------------------------------------- plots
+
+def latent_map(z, labels, *, title, class_names=None, xlabel="z1", ylabel="z2"):
+    """2-D codes as a scatter coloured by class, with a legend naming each class.
+
+    The view spans the 0.5..99.5 percentiles of each coordinate plus a small margin, so a few
+    far outliers cannot squeeze the bulk into a corner; points outside the view are left out
+    and their number is written on the plot.
+    """
+    _check_title(title)
+    z = np.asarray(z, np.float64)
+    labels = np.asarray(labels)
+    if z.ndim != 2 or z.shape[1] != 2 or len(z) == 0:
+        raise ZooError(f"z must be (N, 2) codes (project wider codes to 2-D first), got shape {z.shape}")
+    labels = _integer_array(labels, "labels")
+    if labels.shape != (len(z),):
+        raise ZooError(f"labels must be (N,) = ({len(z)},) integers, got shape {labels.shape}")
+    classes = np.unique(labels)
+    names = [_class_name(class_names, c) for c in classes]
+
+    finite = np.all(np.isfinite(z), axis=1)
+    if not finite.any():
+        raise ZooError("z has no finite points to draw")
+    lo, hi = np.percentile(z[finite], [0.5, 99.5], axis=0)
+    span = hi - lo
+    margin = np.where(span > 0, 0.05 * span, np.maximum(np.abs(hi), 1.0) * 0.05)
+    lo, hi = lo - margin, hi + margin
+    # NaN compares False, so non-finite codes count as outside the view too.
+    shown = finite & np.all((z >= lo) & (z <= hi), axis=1)
+    hidden = int(len(z) - shown.sum())
+
+    palette = _class_colours(len(classes))
+    colour_of = {c: palette[i] for i, c in enumerate(classes)}
+    # One scatter in a fixed random order: drawing class by class would bury early classes
+    # under later ones wherever they overlap.
+    order = np.random.default_rng(0).permutation(np.flatnonzero(shown))
+    fig, ax = _new_figure(7.6, 6.2)
+    fig.suptitle(title)
+    ax.scatter(z[order, 0], z[order, 1], s=5, alpha=0.6, linewidths=0,
+               c=[colour_of[c] for c in labels[order]])
+    ax.set_xlim(lo[0], hi[0])
+    ax.set_ylim(lo[1], hi[1])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    handles = [Line2D([], [], linestyle="none", marker="o", markersize=7, color=palette[i], label=name)
+               for i, name in enumerate(names)]
+    ax.legend(handles=handles, title="class", loc="upper left", bbox_to_anchor=(1.02, 1.0),
+              borderaxespad=0.0, fontsize=9, ncols=1 if len(handles) <= 20 else 2)
+    if hidden:
+        ax.text(0.99, 0.01, f"{hidden} point{'s' if hidden != 1 else ''} {HIDDEN_NOTE_SUFFIX}",
+                transform=ax.transAxes, ha="right", va="bottom", fontsize=8, color="0.3",
+                bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 2})
+    return fig
+
+
+def confusion_matrix(matrix, *, title, class_names=None):
+    """Counts of (true class, predicted class) as a heat map with every cell's count written in it.
+
+    matrix: (K, K) non-negative integer counts, rows true, columns predicted. The line under the
+    title gives the total and the accuracy (trace / total) computed from the matrix itself.
+    """
+    _check_title(title)
+    counts = _integer_array(np.asarray(matrix), "matrix")
+    if counts.ndim != 2 or counts.shape[0] != counts.shape[1] or counts.shape[0] == 0:
+        raise ZooError(f"matrix must be square (K, K) counts, got shape {counts.shape}")
+    if (counts < 0).any():
+        raise ZooError("matrix holds counts and cannot be negative")
+    k = counts.shape[0]
+    names = [_class_name(class_names, i) for i in range(k)]
+
+    total = int(counts.sum())
+    accuracy = f"accuracy {np.trace(counts) / total:.2%}" if total else "accuracy n/a"
+    # Large matrices (e.g. 47 EMNIST classes) get smaller cells so the figure stays printable.
+    cell_in = 0.55 if k <= 12 else 0.35
+    fig, ax = _new_figure(cell_in * k + 2.4, cell_in * k + 1.8)
+    fig.suptitle(title)
+    ax.set_title(f"{total} images, {accuracy}", fontsize=10)
+    cmap = colormaps["Blues"]
+    norm = Normalize(vmin=0, vmax=max(int(counts.max()), 1))
+    im = ax.imshow(counts, cmap=cmap, norm=norm, interpolation="nearest")
+    fig.colorbar(im, ax=ax, label="images", shrink=0.85)
+
+    font = 9 if k <= 12 else 6
+    for (row, col), count in np.ndenumerate(counts):
+        r, g, b, _ = cmap(norm(count))
+        # Perceived brightness of the cell decides the text colour so every count stays readable.
+        dark = 0.299 * r + 0.587 * g + 0.114 * b < 0.5
+        ax.text(col, row, str(count), ha="center", va="center", fontsize=font,
+                color="white" if dark else "black")
+    long_names = max(len(s) for s in names) > 3
+    ax.set_xticks(range(k), names, rotation=45 if long_names else 0, ha="right" if long_names else "center")
+    ax.set_yticks(range(k), names)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    return fig
+
+
+def curves(series, *, title, xlabel, ylabel, logy=False):
+    """Lines, one per labelled (x, y) series, with a legend and a grid; markers on short series."""
+    _check_title(title)
+    if not series:
+        raise ZooError("curves needs at least one series {label: (x, y)}")
+    fig, ax = _new_figure(7.2, 4.8)
+    fig.suptitle(title)
+    whole_x = True
+    for label, xy in series.items():
+        try:
+            x, y = xy
+        except (TypeError, ValueError):
+            raise ZooError(f"series {label!r} must be an (x, y) pair") from None
+        x = np.asarray(x, np.float64)
+        y = np.asarray(y, np.float64)
+        if x.ndim != 1 or x.shape != y.shape:
+            raise ZooError(f"series {label!r}: x and y must be 1-D of one length, got {x.shape} and {y.shape}")
+        if logy and np.any(y <= 0):
+            raise ZooError(f"series {label!r} has values <= 0, which a log y axis cannot show")
+        whole_x = whole_x and bool(np.all(x == np.round(x)))
+        ax.plot(x, y, label=str(label), marker="o" if len(x) < MARKER_POINT_LIMIT else None, markersize=4)
+    if whole_x:
+        # Epochs and steps are counted in whole numbers; "epoch 2.5" would be noise.
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend()
+    return fig
+
+
+def bar_histogram(counts, *, title, xlabel, ylabel, labels=None):
+    """One bar per count, labelled by `labels` (default 0..n-1); short charts get values on bars."""
+    _check_title(title)
+    counts = np.asarray(counts, np.float64)
+    if counts.ndim != 1 or len(counts) == 0:
+        raise ZooError(f"counts must be a non-empty 1-D sequence, got shape {counts.shape}")
+    names = _labels_or_none(labels, len(counts), "labels", "bar") or [str(i) for i in range(len(counts))]
+
+    n = len(counts)
+    width = max(min(0.3 * n + 1.6, MAX_BAR_CHART_WIDTH_IN), MIN_WIDTH_IN)
+    fig, ax = _new_figure(width, 4.8)
+    fig.suptitle(title)
+    bars = ax.bar(np.arange(n), counts, color="tab:blue")
+    # Past about fifty ticks the labels overlap, so only every step-th bar is named.
+    step = math.ceil(n / 50)
+    # Roughly 0.09 in per character at the tick font: turn the labels only when they would collide.
+    crowded = len(names[::step]) * max(len(s) for s in names) * 0.09 > width - 1.2
+    ax.set_xticks(np.arange(0, n, step), names[::step], rotation=90 if crowded else 0,
+                  fontsize=8 if crowded else None)
+    if n <= 30:
+        integral = np.all(np.mod(counts[np.isfinite(counts)], 1) == 0)
+        ax.bar_label(bars, fmt="{:.0f}" if integral else "{:.3g}", fontsize=8, padding=2)
+        ax.margins(y=0.1)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.set_axisbelow(True)
+    return fig
+
+
+def scatter_xy(points, *, title, xlabel, ylabel, labels=None):
+    """Points in one colour, each optionally captioned with its own text (e.g. word projections)."""
+    _check_title(title)
+    points = np.asarray(points, np.float64)
+    if points.ndim != 2 or points.shape[1] != 2 or len(points) == 0:
+        raise ZooError(f"points must be (N, 2), got shape {points.shape}")
+    texts = _labels_or_none(labels, len(points), "labels", "point")
+
+    fig, ax = _new_figure(7.2, 6.0)
+    fig.suptitle(title)
+    ax.scatter(points[:, 0], points[:, 1], s=14, alpha=0.8, color="tab:blue", linewidths=0)
+    for (x, y), text in zip(points, texts or []):
+        ax.annotate(text, (x, y), xytext=(3, 3), textcoords="offset points", fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)
+    ax.margins(0.08)
+    return fig
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def _new_figure(width_in, height_in, layout="constrained"):
+    """A single-axes figure on an Agg canvas, never narrower than MIN_WIDTH_IN."""
+    fig = Figure(figsize=(max(width_in, MIN_WIDTH_IN), height_in), dpi=DPI, layout=layout)
+    FigureCanvasAgg(fig)
+    return fig, fig.add_subplot()
+
+
+def _fit_figure_around(fig, ax, suptitle, axes_w_in, axes_h_in, pad_in=0.12):
+    """Size `fig` so `ax` is exactly axes_w_in x axes_h_in with its labels and the title around it.
+
+    Constrained layout does not settle in one draw around an image axes of fixed aspect: long
+    row labels came out cut off at the figure's edge. The labels' extents in inches do not
+    depend on where the axes sits, so measuring them once gives an exact layout instead.
+    """
+    # Provisional placement at the final aspect, with room all round so nothing is squeezed.
+    fig.set_size_inches(axes_w_in + 8, axes_h_in + 8)
+    ax.set_position([4 / (axes_w_in + 8), 4 / (axes_h_in + 8), axes_w_in / (axes_w_in + 8),
+                     axes_h_in / (axes_h_in + 8)])
+    renderer = fig.canvas.get_renderer()
+    decorated = ax.get_tightbbox(renderer)
+    box = ax.get_window_extent(renderer)
+    title_box = suptitle.get_window_extent(renderer)
+    left, right = (box.x0 - decorated.x0) / DPI, (decorated.x1 - box.x1) / DPI
+    bottom, top = (box.y0 - decorated.y0) / DPI, (decorated.y1 - box.y1) / DPI
+    title_w, title_h = title_box.width / DPI, title_box.height / DPI
+
+    needed_w = left + axes_w_in + right + 2 * pad_in
+    fig_w = max(needed_w, title_w + 2 * pad_in, MIN_WIDTH_IN)
+    fig_h = pad_in + title_h + pad_in + top + axes_h_in + bottom + pad_in
+    axes_x = (fig_w - needed_w) / 2 + pad_in + left
+    fig.set_size_inches(fig_w, fig_h)
+    ax.set_position([axes_x / fig_w, (pad_in + bottom) / fig_h, axes_w_in / fig_w, axes_h_in / fig_h])
+    # Centred over the images rather than the figure, as far as the figure's edges allow.
+    title_x = min(max(axes_x + axes_w_in / 2, pad_in + title_w / 2), fig_w - pad_in - title_w / 2)
+    suptitle.set_position((title_x / fig_w, 1 - pad_in / fig_h))
+    suptitle.set_verticalalignment("top")
+
+
+def _check_title(title):
+    if not isinstance(title, str) or not title.strip():
+        raise ZooError("every figure needs a non-empty title")
+
+
+def _positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ZooError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _labels_or_none(labels, expected, name, what):
+    if labels is None:
+        return None
+    labels = [str(s) for s in labels]
+    if len(labels) != expected:
+        raise ZooError(f"{name} needs one label per {what}: {expected}, got {len(labels)}")
+    return labels
+
+
+def _square_side(size):
+    side = math.isqrt(size)
+    return side if side * side == size and side > 0 else None
+
+
+def _as_images(images, name, scale_uint8=True):
+    """(N, H, W) float64 from (N, H, W), (N, H, W, 1) or square (N, H*W); uint8 scaled to [0, 1]."""
+    raw = np.asarray(images)
+    if raw.ndim == 4 and raw.shape[-1] == 1:
+        raw = raw[..., 0]
+    if raw.ndim == 2:
+        side = _square_side(raw.shape[1])
+        if side is None:
+            raise ZooError(f"{name} given as rows must hold square images (N, H*W), got {raw.shape}")
+        raw = raw.reshape(len(raw), side, side)
+    if raw.ndim != 3 or 0 in raw.shape:
+        raise ZooError(f"{name} must be (N, H, W) or (N, H*W) with N >= 1, got shape {np.shape(images)}")
+    if not (np.issubdtype(raw.dtype, np.number) or raw.dtype == bool):
+        raise ZooError(f"{name} must be numeric, got dtype {raw.dtype}")
+    out = raw.astype(np.float64)
+    if scale_uint8 and raw.dtype == np.uint8:
+        out /= 255.0
+    return out
+
+
+def _integer_array(values, name):
+    """`values` as int64, accepting floats only when they are whole numbers."""
+    if np.issubdtype(values.dtype, np.integer) or values.dtype == bool:
+        return values.astype(np.int64)
+    if np.issubdtype(values.dtype, np.floating) and np.all(np.isfinite(values)) \
+            and np.all(values == np.round(values)):
+        return values.astype(np.int64)
+    raise ZooError(f"{name} must hold integers, got dtype {values.dtype}")
+
+
+def _class_name(class_names, label):
+    if class_names is None:
+        return str(label)
+    try:
+        return str(class_names[int(label)])
+    except (IndexError, KeyError):
+        raise ZooError(f"class_names has no name for class {int(label)}") from None
+
+
+def _class_colours(n):
+    """n distinguishable colours: tab10/tab20 while they last, then evenly spaced hues."""
+    if n <= 10:
+        return [colormaps["tab10"](i) for i in range(n)]
+    if n <= 20:
+        return [colormaps["tab20"](i) for i in range(n)]
+    return [colormaps["turbo"](i / (n - 1)) for i in range(n)]
+
+
+def _tile_inches(side_px):
+    # 28 px digits at 0.6 in (60 px at 100 dpi) are about twice their size: easy to read,
+    # and ten of them in a row still fit a page-wide figure.
+    return float(np.clip(side_px / 46.0, 0.6, 1.2))
+
+
+def _unit_range(first, last):
+    return f"unit {first}" if first == last else f"units {first}\u2013{last}"
+
+
+def _draw_mosaic(ax, tiles, n_cols, cmap, row_labels, col_labels):
+    """Tiles as one image on `ax`, separated by TILE_SEPARATOR lines, rows/columns labelled by ticks.
+
+    One image instead of one Axes per tile keeps a 100-tile grid fast to lay out and draw.
+    Returns the mosaic's (height, width) in pixels.
+    """
+    n, h, w = tiles.shape
+    n_rows = math.ceil(n / n_cols)
+    pad = max(1, h // 14)
+    # NaN marks the gaps and unused cells; the colour map's "bad" colour paints them.
+    mosaic = np.full((n_rows * (h + pad) + pad, n_cols * (w + pad) + pad), np.nan)
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, n_cols)
+        top, left = pad + r * (h + pad), pad + c * (w + pad)
+        mosaic[top:top + h, left:left + w] = tile
+    cmap = colormaps.get_cmap(cmap).with_extremes(bad=TILE_SEPARATOR)
+    ax.imshow(mosaic, cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
+
+    row_centres = pad + np.arange(n_rows) * (h + pad) + (h - 1) / 2
+    col_centres = pad + np.arange(n_cols) * (w + pad) + (w - 1) / 2
+    ax.set_yticks(row_centres if row_labels else [], row_labels or [])
+    ax.set_xticks(col_centres if col_labels else [], col_labels or [])
+    ax.xaxis.tick_top()
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    return mosaic.shape

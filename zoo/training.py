@@ -1,0 +1,358 @@
+"""Training that knows no family: seeded fits with progress, a resumable checkpoint per phase, a NaN stop,
+strategies, and the pretrained folder (model.keras, card.json, preview.png) written atomically at the end.
+
+    zoo.training.train("ae_mnist", epochs=3)              -> runs/ae_mnist/, never saved_models/
+    zoo.training.train("ae_mnist", publish=True)          -> also replaces saved_models/ae_mnist/
+    zoo.training.fit(model, (x, y), (x_val, y_val), epochs=..., batch_size=..., learning_rate=...)
+
+A family whose training is not one `fit` supplies a `train(model, data, recipe, fit)` hook and calls the
+`fit` it is handed, so every phase it runs is checkpointed and resumable the same way.
+
+Resuming: each run keeps a work folder beside its output (runs/.NAME.work) with its identity (model, config,
+seed, data, recipe) and one tf.train.CheckpointManager per phase over every model variable (the random
+generators' states included), the optimizer's variables and the epoch. A run started again with the same
+command resumes where it was killed and ends with bit-identical weights; a different command is refused
+with a message naming the backup and --restart.
+"""
+
+import json
+import math
+import os
+import shlex
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+import keras
+
+from zoo import checks, data as zdata, figures, io, registry
+from zoo.errors import NonFiniteLoss, ZooError
+
+STRATEGIES = ("default", "mirrored", "multiworker")
+LR_SCHEDULES = ("constant", "cosine")
+MAX_LEARNING_RATE = 10.0
+
+
+# -- strategies ----------------------------------------------------------------------------------------------
+def make_strategy(name="default"):
+    """default: the current (single-device) strategy; mirrored: all local devices; multiworker: the cluster
+    described by TF_CONFIG."""
+    if isinstance(name, tf.distribute.Strategy):
+        return name
+    if name in (None, "default"):
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        if "TF_CONFIG" not in os.environ:
+            raise ZooError("--strategy multiworker needs TF_CONFIG describing the cluster (see README)")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ZooError(f"unknown strategy {name!r}; expected one of {', '.join(STRATEGIES)}")
+
+
+def is_chief(strategy):
+    """True on the worker that writes files (the only one, outside multi-worker training)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not getattr(resolver, "task_type", None):
+        return True
+    return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0)
+
+
+def _task_suffix(strategy):
+    resolver = getattr(strategy, "cluster_resolver", None)
+    return f"-{resolver.task_type}{resolver.task_id}" if resolver is not None and resolver.task_type else ""
+
+
+# -- callbacks -----------------------------------------------------------------------------------------------
+class StopOnNonFinite(keras.callbacks.Callback):
+    """Stops at the first NaN or Inf loss and says where. It raises rather than setting stop_training, so no
+    epoch-end checkpoint of the bad weights is written and the last good one stays."""
+
+    def __init__(self):
+        super().__init__()
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(np.ravel(loss)[0])):
+            raise NonFiniteLoss(f"the loss became {float(np.ravel(loss)[0])} at epoch {self.epoch + 1}, step "
+                                f"{batch + 1}: training diverged (try a lower --learning-rate); the last good "
+                                "checkpoint and any saved model are unchanged")
+
+
+class EpochCounter(keras.callbacks.Callback):
+    """Sets the epoch variable the input pipeline keys its shuffle and augmentation on."""
+
+    def __init__(self, variable):
+        super().__init__()
+        self.variable = variable
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.variable.assign(epoch)
+
+
+class PhaseCheckpoint(keras.callbacks.Callback):
+    """At the end of every epoch, saves every model variable, the optimizer's variables and the epoch with a
+    tf.train.CheckpointManager (which moves its 'latest' pointer only once a checkpoint is complete)."""
+
+    def __init__(self, manager, epoch, history_path):
+        super().__init__()
+        self.manager, self.epoch, self.history_path = manager, epoch, Path(history_path)
+
+    def on_epoch_end(self, epoch, logs=None):
+        history = json.loads(self.history_path.read_text()) if self.history_path.is_file() else {}
+        for k, v in (logs or {}).items():
+            history.setdefault(k, []).append(round(float(np.ravel(v)[0]), 6))
+        io.write_json_atomic(self.history_path, history)
+        self.epoch.assign(epoch + 1)
+        self.manager.save()
+
+
+class PreviewEachEpoch(keras.callbacks.Callback):
+    """Writes the family's preview figure after every epoch, so a long run can be watched."""
+
+    def __init__(self, draw, path):
+        super().__init__()
+        self.draw, self.path = draw, Path(path)
+
+    def on_epoch_end(self, epoch, logs=None):
+        fig = self.draw(self.model)
+        if fig is not None:
+            figures.save(fig, self.path)
+
+
+def _checkpoint(model, epoch):
+    variables = [v.value for v in model.variables]
+    opt = [v.value for v in model.optimizer.variables]
+    return tf.train.Checkpoint(model=variables, optimizer=opt, epoch=epoch)
+
+
+def make_optimizer(name, learning_rate):
+    if name == "adam":
+        return keras.optimizers.Adam(learning_rate)
+    if name == "sgd":
+        return keras.optimizers.SGD(learning_rate)
+    raise ZooError(f"unknown optimizer {name!r}; expected adam or sgd")
+
+
+# -- fit -------------------------------------------------------------------------------------------------------
+def fit(model, train, val=None, *, epochs, batch_size, learning_rate=1e-3, seed=0, loss=None, phase="main",
+        work_dir=None, strategy=None, optimizer="adam", lr_schedule="constant", early_stopping=None, augment=None,
+        jit_compile=False, verbose=1, callbacks=()):
+    """Compile and fit `model` on `train` (an array or a tuple of arrays), validating on `val`; returns the
+    history as {metric: [per-epoch values]}.
+
+    batch_size is the global batch: under a strategy each replica takes its share of every batch (build the
+    model inside strategy.scope()). The input order is a function of (seed, epoch). With work_dir, the phase
+    is checkpointed every epoch under work_dir/phase and a restart resumes it; a finished phase is restored
+    and skipped. lr_schedule "cosine" decays to zero over the phase; early_stopping=N stops when the
+    validation loss has not improved for N epochs and restores the best weights.
+    """
+    epochs = checks.count(epochs, "epochs", 1, checks.MAX_EPOCHS)
+    batch_size = checks.count(batch_size, "batch_size", 1, checks.MAX_BATCH)
+    learning_rate = checks.number(learning_rate, "learning_rate", 0.0, MAX_LEARNING_RATE, strict_min=True)
+    checks.one_of(lr_schedule, LR_SCHEDULES, "lr_schedule")
+    train = train if isinstance(train, tuple) else (train,)
+    val = val if val is None or isinstance(val, tuple) else (val,)
+    for i, a in enumerate(train):
+        if np.issubdtype(np.asarray(a).dtype, np.floating):
+            checks.finite(a, "training data")
+    if early_stopping is not None:
+        early_stopping = checks.count(early_stopping, "early_stopping", 1, checks.MAX_EPOCHS)
+        if val is None or not len(val[0]):
+            raise ZooError("early_stopping needs a validation split")
+    strategy = make_strategy(strategy)
+    data_epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="data_epoch")
+    train_ds = zdata.pipeline(train, batch_size, shuffle=True, seed=seed, epoch=data_epoch, augment=augment)
+    val_ds = zdata.pipeline(val, batch_size, shuffle=False, seed=seed + 1) if val is not None and len(val[0]) else None
+    rate = learning_rate
+    if lr_schedule == "cosine":
+        rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=epochs * -(-len(train[0]) // batch_size))
+    with strategy.scope():
+        compile_kwargs = {"loss": loss} if loss is not None else {}
+        model.compile(optimizer=make_optimizer(optimizer, rate), jit_compile=jit_compile, **compile_kwargs)
+    cbs = [EpochCounter(data_epoch), StopOnNonFinite(), *callbacks]
+    if early_stopping is not None:
+        cbs.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=early_stopping, restore_best_weights=True))
+    initial_epoch = 0
+    history_path = None
+    if work_dir is not None:
+        phase_dir = Path(work_dir) / f"{phase}{_task_suffix(strategy)}"
+        phase_dir.mkdir(parents=True, exist_ok=True)
+        history_path = phase_dir / "history.json"
+        with strategy.scope():
+            model.optimizer.build(model.trainable_variables)
+        epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False)
+        manager = tf.train.CheckpointManager(_checkpoint(model, epoch_var), str(phase_dir), max_to_keep=1)
+        if manager.latest_checkpoint:
+            manager.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+            initial_epoch = int(epoch_var.numpy())
+            if verbose:
+                print(f"resuming {phase} from its checkpoint at epoch {initial_epoch} ({phase_dir})", file=sys.stderr)
+        cbs.append(PhaseCheckpoint(manager, epoch_var, history_path))
+        if initial_epoch >= epochs:
+            return json.loads(history_path.read_text()) if history_path.is_file() else {}
+    h = model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch, callbacks=cbs,
+                  verbose=verbose)
+    if history_path is not None and history_path.is_file():
+        return json.loads(history_path.read_text())
+    return {k: [round(float(np.ravel(x)[0]), 6) for x in v] for k, v in h.history.items()}
+
+
+# -- a registered model's seeded training ------------------------------------------------------------------------
+def recipe_of(name, **changes):
+    """The preset's recipe with the caller's changes (None means: keep the preset's)."""
+    recipe = {"epochs": 10, "batch_size": 128, "learning_rate": 1e-3, "seed": 0, "validation": 2000,
+              **registry.preset(name).get("train", {})}
+    changed = {k: v for k, v in changes.items() if v is not None}
+    recipe.update(changed)
+    recipe["user_set"] = sorted(changed)
+    recipe["epochs"] = checks.count(recipe["epochs"], "epochs", 1, checks.MAX_EPOCHS)
+    recipe["batch_size"] = checks.count(recipe["batch_size"], "batch_size", 1, checks.MAX_BATCH)
+    recipe["learning_rate"] = checks.number(recipe["learning_rate"], "learning_rate", 0.0, MAX_LEARNING_RATE,
+                                            strict_min=True)
+    recipe["seed"] = checks.count(recipe["seed"], "seed", 0, 2 ** 31 - 1)
+    return recipe
+
+
+def _identity(name, recipe, overrides, data_name):
+    return json.loads(json.dumps({"model": name, "overrides": overrides, "recipe": recipe, "data": data_name},
+                                 default=str, sort_keys=True))
+
+
+def _prepare_work_dir(work_dir, identity, restart):
+    work_dir = Path(work_dir)
+    if restart and work_dir.exists():
+        shutil.rmtree(work_dir)
+    marker = work_dir / "run.json"
+    if marker.is_file():
+        try:
+            stored = json.loads(marker.read_text())
+        except ValueError:
+            stored = None
+        if stored != identity:
+            diff = sorted(k for k in set(identity["recipe"]) | set((stored or {}).get("recipe", {}))
+                          if identity["recipe"].get(k) != (stored or {}).get("recipe", {}).get(k))
+            what = f"it differs in {', '.join(diff)}" if diff else "its model, config or data differ"
+            raise ZooError(f"{work_dir} holds the backup of another run ({what}); run the same command to resume "
+                           f"it, or pass --restart to discard it")
+    else:
+        work_dir.mkdir(parents=True, exist_ok=True)
+        io.write_json_atomic(marker, identity)
+    return work_dir
+
+
+def train(name, *, out=None, publish=False, restart=False, command=None, verbose=1, strategy="default",
+          mixed_precision=False, jit_compile=False, deterministic=False, epochs=None, batch_size=None,
+          learning_rate=None, seed=None, lr_schedule=None, early_stopping=None, recipe_changes=None, **overrides):
+    """Train a registered model with its preset recipe; writes runs/NAME (or `out`), and with publish also
+    replaces saved_models/NAME. Returns (model, card, folder)."""
+    p = registry.preset(name)
+    family = registry.family(name)
+    recipe = recipe_of(name, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed,
+                       lr_schedule=lr_schedule, early_stopping=early_stopping, **(recipe_changes or {}))
+    out = Path(out) if out else registry.runs_dir() / name
+    if out.exists() and not out.is_dir():
+        raise ZooError(f"--out {out} is a file; expected a folder to write the model into")
+    if out.resolve().parent == registry.saved_models_dir().resolve() and not publish:
+        raise ZooError(f"{out} is a shipped model's folder; train into runs/ and pass --publish to replace it")
+    strategy = make_strategy(strategy)
+    work_dir = _prepare_work_dir(out.parent / f".{out.name}.work", _identity(name, recipe, overrides, p["data"]),
+                                 restart)
+    data = zdata.splits(p["data"], validation=recipe["validation"], seed=recipe["seed"])
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+    if mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    keras.utils.set_random_seed(recipe["seed"])
+    with strategy.scope():
+        model = registry.create_model(name, **overrides)
+    preview = registry.hook(family, "preview")
+    callbacks = [PreviewEachEpoch(lambda m: preview(m, data), work_dir / "preview.png")] if preview and is_chief(strategy) else []
+
+    def bound_fit(model, train, val=None, **kwargs):
+        kwargs.setdefault("seed", recipe["seed"])
+        return fit(model, train, val, work_dir=work_dir, strategy=strategy, jit_compile=jit_compile, verbose=verbose,
+                   callbacks=callbacks if kwargs.get("phase", "main") in ("main", "all") else (), **kwargs)
+
+    start = time.time()
+    hook = registry.hook(family, "train")
+    if hook is not None:
+        history, extra = hook(model, data, recipe, bound_fit)
+    else:
+        history, extra = bound_fit(model, data["train"], data["val"], epochs=recipe["epochs"],
+                                   batch_size=recipe["batch_size"], learning_rate=recipe["learning_rate"],
+                                   lr_schedule=recipe.get("lr_schedule", "constant"),
+                                   early_stopping=recipe.get("early_stopping")), {}
+    seconds = time.time() - start
+    if not is_chief(strategy):
+        return model, None, None
+    training = {"command": command or f"zoo train {name}", **recipe, "optimizer": "Adam", "seconds": round(seconds, 1),
+                "strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync,
+                "mixed_precision": mixed_precision, "jit_compile": jit_compile,
+                "epochs_run": len(history.get("loss", [])),
+                "final": {k: v[-1] for k, v in history.items() if v}}
+    card = write_pretrained(name, model, data, training, out, extra)
+    shutil.rmtree(work_dir, ignore_errors=True)
+    if publish:
+        publish_run(name, out)
+    return model, card, out
+
+
+def make_card(name, model, data, training, extra=None):
+    p = registry.preset(name)
+    family = registry.family(name)
+    config = model.get_config()
+    config.pop("trainable", None)
+    config.pop("encoder", None)  # a classifier's encoder is in the model file; the card names where it came from
+    x_test, y_test = data["test"]
+    metrics = model.test_metrics(x_test, y_test)
+    card = {"name": name, "family": p["family"], "description": p["description"], "class": type(model).__name__,
+            "config": config, "requires": p.get("requires", {}), "parameters": model.count_params_unique(),
+            "data": {"dataset": p["data"], "note": zdata.describe(p["data"]),
+                     **{f"{k}_examples": int(len(v[0])) for k, v in data.items()}},
+            "training": training,
+            "metrics": {"split": "test", **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics.items()}},
+            "versions": io.versions(), **(extra or {})}
+    hook = registry.hook(family, "card_metrics")
+    if hook is not None:
+        card.update(hook(model, data))
+    return card
+
+
+def write_pretrained(name, model, data, training, out, extra=None):
+    """model.keras, card.json and preview.png, written beside and swapped in. Returns the card."""
+    card = make_card(name, model, data, training, extra)
+    preview = registry.hook(registry.family(name), "preview")
+    fig = preview(model, data) if preview else None
+    files = {"preview.png": lambda path: figures.save(fig, path)} if fig is not None else {}
+    registry.save_model(model, out, card, files)
+    return card
+
+
+def publish_run(name, run_folder):
+    """Replace saved_models/NAME with a finished run's folder; says what it replaced."""
+    run_folder = Path(run_folder)
+    target = registry.saved_models_dir() / name
+    before = None
+    if (target / io.CARD_FILE).is_file():
+        try:
+            before = json.loads((target / io.CARD_FILE).read_text()).get("metrics")
+        except ValueError:
+            before = "unreadable card"
+    files = {item.name: (lambda path, item=item: (shutil.copytree if item.is_dir() else shutil.copy2)(item, path))
+             for item in run_folder.iterdir()}
+    io.write_dir_atomic(target, files)
+    print(f"published {run_folder} to {target}; it replaced a model whose test metrics were: {before}",
+          file=sys.stderr)
+    return target
+
+
+def command_line():
+    return " ".join(["zoo"] + [shlex.quote(a) for a in sys.argv[1:]])
