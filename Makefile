@@ -15,21 +15,23 @@ endif
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
 # pytest exits non-zero (5) when it collects no tests, so an empty run fails here too.
 test: setup
 	$(PY) -m pytest -q tests
+	$(VENV)/bin/lint-imports
 
 # The main job: pictures from every pretrained model, then an int8 VAE decoder exported (calibrated on
 # encoder codes of training images plus prior samples) and run in the LiteRT interpreter without TensorFlow.
 # Offline, calibration is impossible: it says so in one line and runs the shipped int8 decoder instead.
 demo: setup
-	$(PY) -m zoo demo --out $(DEMO_OUT)
+	$(VENV)/bin/zoo demo --out $(DEMO_OUT)
 	@if $(PY) -c "from zoo import data; data.load('mnist')" >/dev/null 2>&1; then \
 	  $(PY) -m export vae_mnist --part decoder --format litert --quantize int8 --out $(DEMO_OUT)/export && \
 	  $(PY) export/examples/run_decoder.py $(DEMO_OUT)/export/decoder_int8.tflite $(DEMO_OUT)/litert_int8_samples.png; \

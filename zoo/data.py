@@ -38,46 +38,46 @@ def load(name):
     raise ZooError(f"unknown data set {name!r}; expected one of {', '.join(DATASETS)}")
 
 
-def _load_mnist():
+def _local(filename):
+    """$ZOO_DATA_DIR/filename, or None when ZOO_DATA_DIR is unset (then keras.datasets downloads)."""
     folder = data_dir()
-    if folder is not None:
-        path = folder / "mnist.npz"
-        if not path.is_file():
-            raise DataUnavailable(f"ZOO_DATA_DIR is set but {path} does not exist")
-        try:
-            with np.load(path, allow_pickle=False) as f:
-                return (f["x_train"], f["y_train"]), (f["x_test"], f["y_test"])
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as e:
-            raise DataUnavailable(
-                f"{path} is not a readable Keras mnist.npz (keys x_train, y_train, x_test, y_test): {e}"
-            ) from None
+    if folder is None:
+        return None
+    path = folder / filename
+    if not path.is_file():
+        raise DataUnavailable(f"ZOO_DATA_DIR is set but {path} does not exist")
+    return path
+
+
+def _download(what, fetch):
     try:
+        return fetch()
+    except Exception as e:  # no network, blocked host, partial download
+        raise DataUnavailable(f"{what} is not reachable (set ZOO_DATA_DIR to a folder holding it): "
+                              f"{type(e).__name__}") from None
+
+
+def _load_mnist():
+    path = _local("mnist.npz")
+    if path is None:
         import keras
 
-        return keras.datasets.mnist.load_data()
-    except Exception as e:  # no network, blocked host, partial download
-        raise DataUnavailable(
-            f"MNIST is not reachable (set ZOO_DATA_DIR to a folder with mnist.npz): {type(e).__name__}"
-        ) from None
+        return _download("mnist.npz", keras.datasets.mnist.load_data)
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return (f["x_train"], f["y_train"]), (f["x_test"], f["y_test"])
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as e:
+        raise DataUnavailable(f"{path} is not a readable Keras mnist.npz (keys x_train, y_train, x_test, y_test): "
+                              f"{e}") from None
 
 
 def _load_tinyshakespeare():
-    folder = data_dir()
-    if folder is not None:
-        path = folder / "tinyshakespeare.txt"
-        if not path.is_file():
-            raise DataUnavailable(f"ZOO_DATA_DIR is set but {path} does not exist")
-        return path.read_text(encoding="utf-8")
-    try:
+    path = _local("tinyshakespeare.txt")
+    if path is None:
         import keras
 
-        path = keras.utils.get_file("tinyshakespeare.txt", TINYSHAKESPEARE_URL)
-        return Path(path).read_text(encoding="utf-8")
-    except Exception as e:
-        raise DataUnavailable(
-            f"tinyshakespeare is not reachable (set ZOO_DATA_DIR to a folder with tinyshakespeare.txt): "
-            f"{type(e).__name__}"
-        ) from None
+        path = _download("tinyshakespeare.txt", lambda: keras.utils.get_file("tinyshakespeare.txt", TINYSHAKESPEARE_URL))
+    return Path(path).read_text(encoding="utf-8")
 
 
 def mnist_splits(validation=2000, seed=0):

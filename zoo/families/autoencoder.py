@@ -439,8 +439,10 @@ def train(model, data, recipe, fit):
 
 
 # -- presets: plain dicts beside the model they configure ------------------------------------------------------
-def _ae(**config):
-    return dict(config)
+def _one_tied_sigmoid_layer(latent_dim, **regularizer):
+    """The one-hidden-layer, tied, sigmoid autoencoder the regularized presets share."""
+    return dict(hidden_units=[], latent_dim=latent_dim, activation="sigmoid", latent_activation="sigmoid", tied=True,
+                **regularizer)
 
 
 PRESETS = {
@@ -448,14 +450,14 @@ PRESETS = {
         "class": Autoencoder, "data": "mnist",
         "description": "Deep undercomplete autoencoder 784-512-256-30-256-512-784, ReLU, sigmoid output, "
                        "cross-entropy loss.",
-        "config": _ae(hidden_units=[512, 256], latent_dim=30, activation="relu", output_activation="sigmoid",
+        "config": dict(hidden_units=[512, 256], latent_dim=30, activation="relu", output_activation="sigmoid",
                       loss="bce"),
         "train": dict(epochs=60, batch_size=128, learning_rate=1e-3),
     },
     "linear_ae_mnist": {
         "class": Autoencoder, "data": "mnist",
         "description": "Linear autoencoder 784-30-784 with squared loss: learns the PCA subspace (k=30).",
-        "config": _ae(hidden_units=[], latent_dim=30, activation=None, output_activation=None, loss="mse"),
+        "config": dict(hidden_units=[], latent_dim=30, activation=None, output_activation=None, loss="mse"),
         "train": dict(epochs=100, batch_size=128, learning_rate=3e-3),
     },
     "stacked_tied_ae_mnist": {
@@ -463,7 +465,7 @@ PRESETS = {
         "description": "Stacked autoencoder 784-400-200-30-200-400-784 with tied weights (decoder = encoder "
                        "transposed), sigmoid hidden layers, linear code, cross-entropy loss; greedy layer-wise "
                        "pretraining, then fine-tuning.",
-        "config": _ae(hidden_units=[400, 200], latent_dim=30, activation="sigmoid", latent_activation=None,
+        "config": dict(hidden_units=[400, 200], latent_dim=30, activation="sigmoid", latent_activation=None,
                       tied=True),
         "train": dict(epochs=20, layerwise_pretrain_epochs=5, batch_size=128, learning_rate=2e-3),
     },
@@ -471,25 +473,23 @@ PRESETS = {
         "class": Autoencoder, "data": "mnist",
         "description": "Denoising autoencoder 784-500-784, tied, sigmoid; each training image is corrupted by "
                        "one of gaussian (sigma 0.25, 0.5), masking or salt-and-pepper (fraction 0.25, 0.5).",
-        "config": _ae(hidden_units=[], latent_dim=500, activation="sigmoid", latent_activation="sigmoid",
-                      tied=True, noise=[["gaussian", 0.25], ["gaussian", 0.5], ["masking", 0.25], ["masking", 0.5],
-                                        ["salt_and_pepper", 0.25], ["salt_and_pepper", 0.5]]),
+        "config": _one_tied_sigmoid_layer(500, noise=[["gaussian", 0.25], ["gaussian", 0.5], ["masking", 0.25],
+                                                      ["masking", 0.5], ["salt_and_pepper", 0.25],
+                                                      ["salt_and_pepper", 0.5]]),
         "train": dict(epochs=40, batch_size=128, learning_rate=2e-3),
     },
     "sparse_ae_mnist": {
         "class": Autoencoder, "data": "mnist",
         "description": "Overcomplete autoencoder 784-1000-784, tied, sigmoid code with KL sparsity penalty "
                        "(target mean activation 0.05).",
-        "config": _ae(hidden_units=[], latent_dim=1000, activation="sigmoid", latent_activation="sigmoid",
-                      tied=True, sparsity_target=0.05, sparsity_weight=0.5),
+        "config": _one_tied_sigmoid_layer(1000, sparsity_target=0.05, sparsity_weight=0.5),
         "train": dict(epochs=25, batch_size=128, learning_rate=2e-3),
     },
     "cae_mnist": {
         "class": Autoencoder, "data": "mnist",
         "description": "Contractive autoencoder 784-500-784, tied, sigmoid code, penalty lambda ||dh/dx||_F^2 "
                        "in closed form.",
-        "config": _ae(hidden_units=[], latent_dim=500, activation="sigmoid", latent_activation="sigmoid",
-                      tied=True, contractive_weight=0.1),
+        "config": _one_tied_sigmoid_layer(500, contractive_weight=0.1),
         "train": dict(epochs=30, batch_size=128, learning_rate=2e-3),
     },
 }

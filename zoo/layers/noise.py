@@ -18,84 +18,80 @@ def _check_rate(rate):
     return rate
 
 
-@keras.saving.register_keras_serializable(package="zoo")
-class GaussianNoise(keras.layers.Layer):
-    """x + z with z ~ N(0, stddev^2), independently per component. Not clipped: the corruption of the paper."""
+class Corruption(keras.layers.Layer):
+    """Identity at inference; `corrupt(inputs)` when training. Each draws from its own SeedGenerator."""
 
-    def __init__(self, stddev, seed=None, **kwargs):
+    def __init__(self, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if float(stddev) < 0:
-            raise ValueError(f"stddev must be >= 0, got {stddev}")
-        self.stddev, self.seed = float(stddev), seed
+        self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.built = True
 
     def call(self, inputs, training=False):
-        if not training or self.stddev == 0:
-            return inputs
+        # LEVEL names the attribute (stddev or rate) whose 0 makes the corruption an identity.
+        return self.corrupt(inputs) if training and getattr(self, self.LEVEL) > 0 else inputs
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        # CONFIG names the constructor arguments each kind adds to seed.
+        return {**super().get_config(), "seed": self.seed, **{k: getattr(self, k) for k in self.CONFIG}}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class GaussianNoise(Corruption):
+    """x + z with z ~ N(0, stddev^2), independently per component. Not clipped: the corruption of the paper."""
+
+    LEVEL, CONFIG = "stddev", ("stddev",)
+
+    def __init__(self, stddev, seed=None, **kwargs):
+        if float(stddev) < 0:
+            raise ValueError(f"stddev must be >= 0, got {stddev}")
+        self.stddev = float(stddev)
+        super().__init__(seed=seed, **kwargs)
+
+    def corrupt(self, inputs):
         return inputs + keras.random.normal(ops.shape(inputs), stddev=self.stddev, dtype=inputs.dtype,
                                             seed=self.seed_generator)
 
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        return {**super().get_config(), "stddev": self.stddev, "seed": self.seed}
-
 
 @keras.saving.register_keras_serializable(package="zoo")
-class MaskingNoise(keras.layers.Layer):
+class MaskingNoise(Corruption):
     """Sets each component to 0 with probability `rate` (masking noise); the rest pass unchanged."""
 
-    def __init__(self, rate, seed=None, **kwargs):
-        super().__init__(**kwargs)
-        self.rate, self.seed = _check_rate(rate), seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
-        self.built = True
+    LEVEL, CONFIG = "rate", ("rate",)
 
-    def call(self, inputs, training=False):
-        if not training or self.rate == 0:
-            return inputs
+    def __init__(self, rate, seed=None, **kwargs):
+        self.rate = _check_rate(rate)
+        super().__init__(seed=seed, **kwargs)
+
+    def corrupt(self, inputs):
         keep = keras.random.uniform(ops.shape(inputs), seed=self.seed_generator) >= self.rate
         return ops.where(keep, inputs, ops.zeros_like(inputs))
 
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
-
 
 @keras.saving.register_keras_serializable(package="zoo")
-class SaltAndPepperNoise(keras.layers.Layer):
+class SaltAndPepperNoise(Corruption):
     """Sets each component, with probability `rate`, to `low` or `high` (each equally likely).
 
     low=0, high=1 suit images in [0, 1]; other ranges pass their own extremes.
     """
 
+    LEVEL, CONFIG = "rate", ("rate", "low", "high")
+
     def __init__(self, rate, low=0.0, high=1.0, seed=None, **kwargs):
-        super().__init__(**kwargs)
         if float(low) > float(high):
             raise ValueError(f"low must not exceed high, got low={low}, high={high}")
-        self.rate, self.low, self.high, self.seed = _check_rate(rate), float(low), float(high), seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
-        self.built = True
+        self.rate, self.low, self.high = _check_rate(rate), float(low), float(high)
+        super().__init__(seed=seed, **kwargs)
 
-    def call(self, inputs, training=False):
-        if not training or self.rate == 0:
-            return inputs
+    def corrupt(self, inputs):
         shape = ops.shape(inputs)
         hit = keras.random.uniform(shape, seed=self.seed_generator) < self.rate
         salt = keras.random.uniform(shape, seed=self.seed_generator) < 0.5
         value = ops.where(salt, ops.full_like(inputs, self.high), ops.full_like(inputs, self.low))
         return ops.where(hit, value, inputs)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        return {**super().get_config(), "rate": self.rate, "low": self.low, "high": self.high,
-                "seed": self.seed}
 
 
 def make_noise(kind, level, seed=None, name=None):
