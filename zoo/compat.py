@@ -10,6 +10,8 @@ loudly when Keras moves past the version this was checked against, so the workar
 import keras
 import tensorflow as tf
 
+from zoo.errors import ZooError
+
 CHECKED_KERAS = "3.15.1"
 
 
@@ -41,3 +43,12 @@ class MultiWorkerFit:
         if _is_multiworker(self.distribute_strategy):
             logs = {k: tf.reshape(v, [1]) for k, v in logs.items()}
         return logs
+
+
+def check_fit_supported(model, strategy):
+    """Keras' built-in train step (a classifier's, a layer-wise pretraining pair's) still hits #20585 under the
+    multi-worker strategy; refuse it with a clear message instead of a deep traceback."""
+    if _is_multiworker(strategy) and not isinstance(model, MultiWorkerFit):
+        raise ZooError(f"{model.name} trains with Keras' built-in train step, which does not run under "
+                       "MultiWorkerMirroredStrategy in Keras 3.15 (keras-team/keras#20585); use --strategy "
+                       "default or mirrored")

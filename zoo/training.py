@@ -28,7 +28,7 @@ import numpy as np
 import tensorflow as tf
 import keras
 
-from zoo import checks, data as zdata, figures, io, registry
+from zoo import checks, compat, data as zdata, figures, io, registry
 from zoo.errors import NonFiniteLoss, ZooError
 
 STRATEGIES = ("default", "mirrored", "multiworker")
@@ -168,6 +168,7 @@ def fit(model, train, val=None, *, epochs, batch_size, learning_rate=1e-3, seed=
         if val is None or not len(val[0]):
             raise ZooError("early_stopping needs a validation split")
     strategy = make_strategy(strategy)
+    compat.check_fit_supported(model, strategy)
     data_epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="data_epoch")
     train_ds = zdata.pipeline(train, batch_size, shuffle=True, seed=seed, epoch=data_epoch, augment=augment)
     val_ds = zdata.pipeline(val, batch_size, shuffle=False, seed=seed + 1) if val is not None and len(val[0]) else None
