@@ -9,9 +9,8 @@ or legend wherever colour carries meaning, and is at least 600 px wide at its na
 Pixel images are drawn in grey with nearest-neighbour interpolation on a fixed 0..1 scale.
 """
 
+import io as io_module
 import math
-import os
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from zoo.errors import ZooError
+from zoo.io import write_bytes_atomic
 
 DPI = 100
 # 6.4 in at 100 dpi is 640 px: comfortably above the 600 px every figure must reach.
@@ -39,43 +39,19 @@ MAX_BAR_CHART_WIDTH_IN = 16.0
 # ----------------------------------------------------------------------------- saving
 
 def save(fig, path):
-    """Write `fig` as a PNG at `path` (parent folders created) atomically; return the Path.
-
-    The PNG goes to a temporary file beside the destination and is then renamed over it, so a
-    reader never sees half a file and a failed write leaves any existing file untouched.
-    """
+    """Write `fig` as a PNG at `path` (parent folders created) atomically, through zoo.io's one atomic
+    writer; return the Path. A failed write leaves any existing file untouched."""
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise ZooError(f"figures are saved as PNG; expected a path ending in .png, got {str(path)!r}")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    buffer = io_module.BytesIO()
+    # Saving at the figure's own dpi without a tight bounding box keeps the PNG at exactly figsize * dpi,
+    # which is what the 600 px minimum was sized against.
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # os.open with 0o666 lets the umask decide the permissions, as for any ordinary file
-        # (mkstemp would leave 0600); O_EXCL guarantees the temporary name is ours alone.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(fd, "wb") as out:
-            # Saving at the figure's own dpi without a tight bounding box keeps the PNG at
-            # exactly figsize * dpi, which is what the 600 px minimum was sized against.
-            fig.savefig(out, format="png", dpi=fig.dpi)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
+        fig.savefig(buffer, format="png", dpi=fig.dpi)
+        return write_bytes_atomic(path, buffer.getvalue())
     except OSError as err:
-        _remove_quietly(tmp)
         raise ZooError(f"cannot write figure to {str(path)!r}: {err.strerror or err}") from err
-    except BaseException:
-        _remove_quietly(tmp)
-        raise
-    return path
-
-
-def _remove_quietly(tmp):
-    # The original error is the one worth reporting; e.g. when the parent is a file, unlinking
-    # the never-created temporary raises NotADirectoryError, which would only hide it.
-    try:
-        tmp.unlink(missing_ok=True)
-    except OSError:
-        pass
 
 
 # ----------------------------------------------------------------------------- image figures
