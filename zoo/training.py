@@ -163,6 +163,12 @@ def fit(model, train, val=None, *, epochs, batch_size, learning_rate=1e-3, seed=
     for i, a in enumerate(train):
         if np.issubdtype(np.asarray(a).dtype, np.floating):
             checks.finite(a, "training data")
+    # A model that declares num_classes one-hots or indexes by its labels, and tf.one_hot(12, 10) is silently
+    # all zeros: labels out of range are refused here, for every such family.
+    num_classes = getattr(model, "num_classes", None)
+    for what, arrays in (("training", train), ("validation", val or ())):
+        if num_classes and len(arrays) > 1 and np.ndim(arrays[1]) == 1:
+            checks.as_labels(arrays[1], len(arrays[1]), num_classes, f"{what} labels")
     if early_stopping is not None:
         early_stopping = checks.count(early_stopping, "early_stopping", 1, checks.MAX_EPOCHS)
         if val is None or not len(val[0]):
@@ -199,8 +205,9 @@ def fit(model, train, val=None, *, epochs, batch_size, learning_rate=1e-3, seed=
         cbs.append(PhaseCheckpoint(manager, epoch_var, history_path))
         if initial_epoch >= epochs:
             return json.loads(history_path.read_text()) if history_path.is_file() else {}
+    # shuffle=False: the pipeline already orders each epoch by (seed, epoch)
     h = model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch, callbacks=cbs,
-                  verbose=verbose)
+                  verbose=verbose, shuffle=False)
     if history_path is not None and history_path.is_file():
         return json.loads(history_path.read_text())
     return {k: [round(float(np.ravel(x)[0]), 6) for x in v] for k, v in h.history.items()}
@@ -237,6 +244,10 @@ def _prepare_work_dir(work_dir, identity, restart):
             stored = json.loads(marker.read_text())
         except ValueError:
             stored = None
+        if stored != identity and not any(work_dir.glob("*/checkpoint")):
+            # A run that failed before its first checkpoint left nothing to resume: not a backup to guard.
+            shutil.rmtree(work_dir)
+            return _prepare_work_dir(work_dir, identity, restart)
         if stored != identity:
             diff = sorted(k for k in set(identity["recipe"]) | set((stored or {}).get("recipe", {}))
                           if identity["recipe"].get(k) != (stored or {}).get("recipe", {}).get(k))
@@ -264,8 +275,6 @@ def train(name, *, out=None, publish=False, restart=False, command=None, verbose
     if out.resolve().parent == registry.saved_models_dir().resolve() and not publish:
         raise ZooError(f"{out} is a shipped model's folder; train into runs/ and pass --publish to replace it")
     strategy = make_strategy(strategy)
-    work_dir = _prepare_work_dir(out.parent / f".{out.name}.work", _identity(name, recipe, overrides, p["data"]),
-                                 restart)
     data = zdata.splits(p["data"], validation=recipe["validation"], seed=recipe["seed"])
     if deterministic:
         tf.config.experimental.enable_op_determinism()
@@ -274,6 +283,9 @@ def train(name, *, out=None, publish=False, restart=False, command=None, verbose
     keras.utils.set_random_seed(recipe["seed"])
     with strategy.scope():
         model = registry.create_model(name, **overrides)
+    # Only now, with the config and the data known to be good: a mistyped --set leaves no backup behind.
+    work_dir = _prepare_work_dir(out.parent / f".{out.name}.work", _identity(name, recipe, overrides, p["data"]),
+                                 restart)
     preview = registry.hook(family, "preview")
     callbacks = [PreviewEachEpoch(lambda m: preview(m, data), work_dir / "preview.png")] if preview and is_chief(strategy) else []
 
