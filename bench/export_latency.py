@@ -1,6 +1,7 @@
-"""Latency of one decoder across runtimes: Keras predict, Keras direct call, SavedModel (tf.saved_model.load,
-serving_default), LiteRT float32 / float16 / dynamic / int8, at batch 1 and batch 64; with size, max abs
-error against Keras, and the reconstruction BCE (Keras encoder -> this decoder, test images) per format.
+"""Latency of one model part across runtimes: Keras predict, Keras direct call, SavedModel (tf.saved_model.load,
+serving_default), LiteRT float32 / float16 / dynamic / int8, at batch 1 and batch 64; with size, max abs error
+against Keras, and the family's task metric through each file (a decoder: reconstruction BCE through the Keras
+encoder and this decoder on the test images).
 
     python bench/export_latency.py [--model vae_mnist] [--part decoder] [--threads 1] [--out result.json]
 
@@ -23,7 +24,6 @@ import numpy as np  # noqa: E402
 
 
 def main(argv=None):
-    import zoo
     from zoo import registry
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -36,59 +36,62 @@ def main(argv=None):
     name = args.model or ("vae_mnist" if (registry.saved_models_dir() / "vae_mnist" / "model.keras").is_file()
                           else "ae_mnist")
 
-    import export
-    from export.api import to_litert, to_saved_model
+    from export.api import prepare, to_litert, to_saved_model
     from export.litert import LiteRTRunner, latency_ms
-    from export.parts import PartData
+    from export.parts import input_names, output_names
     from export.savedmodel import SavedModelRunner
 
     start = time.time()
-    model = zoo.load(name)
-    pd = PartData(model, args.part, name)
-    part = pd.part_model
-    rng = np.random.default_rng(0)
-    batches = {1: pd.comparison_batch(1, seed=1), 64: pd.comparison_batch(64, seed=2)}
-
-    def lat(fn):
-        return latency_ms(fn, repeats=500, warmup=5, budget_s=args.budget)
-
-    rows = []
-
-    def keras_args(b):
-        return b if len(b) > 1 else b[0]
-
-    rows.append({"runtime": "keras_predict", **{f"latency_ms_batch{n}": lat(lambda b=b: part.predict(
-        keras_args(b), verbose=0, batch_size=len(b[0]))) for n, b in batches.items()}})
-    rows.append({"runtime": "keras_call", **{f"latency_ms_batch{n}": lat(lambda b=b: part(
-        keras_args(b), training=False)) for n, b in batches.items()}})
+    load_at_start = round(os.getloadavg()[0], 2)
     with tempfile.TemporaryDirectory() as tmp:
-        sm = to_saved_model(model, args.part, out=tmp, timing=False, manifest=False, _resolved=(model, name, None, pd))
-        runner = SavedModelRunner(sm["path"], pd.names)
+        job = prepare(name, out=tmp)
+        if args.part not in job.parts:
+            raise SystemExit(f"error: {name} has no {args.part!r} part; it has: {', '.join(job.parts)}")
+        part = job.parts[args.part]
+        names_in, names_out = input_names(part.model), output_names(part.model)
+        batch64 = part.inputs(64, 2)  # the part's own inputs: codes of real images for a decoder
+        batches = {1: [x[:1] for x in batch64], 64: batch64}
+
+        def lat(fn):
+            return latency_ms(fn, repeats=500, warmup=5, budget_s=args.budget)
+
+        def keras_args(b):
+            return b if len(b) > 1 else b[0]
+
+        rows = [{"runtime": "keras_predict", **{f"latency_ms_batch{n}": lat(lambda b=b: part.model.predict(
+                    keras_args(b), verbose=0, batch_size=len(b[0]))) for n, b in batches.items()}},
+                {"runtime": "keras_call", **{f"latency_ms_batch{n}": lat(lambda b=b: part.model(
+                    keras_args(b), training=False)) for n, b in batches.items()}}]
+        sm = to_saved_model(None, args.part, timing=False, manifest=False, job=job)
+        runner = SavedModelRunner(sm["path"], names_in, names_out)
         rows.append({"runtime": "savedmodel_serve", "size_bytes": sm["size_bytes"],
-                     "max_abs_diff": sm["max_abs_diff"], "bce": (sm["metric"] or {}).get("exported"),
+                     "max_abs_diff": sm["max_abs_diff"], "metric": (sm["metric"] or {}).get("exported"),
                      **{f"latency_ms_batch{n}": lat(lambda b=b: runner.run_once(b)) for n, b in batches.items()}})
+        keras_metric = metric_name = None
         for q in ("none", "float16", "dynamic", "int8"):
-            r = to_litert(model, args.part, q, "float", out=tmp, timing=False, manifest=False,
-                          _resolved=(model, name, None, pd))
-            runner = LiteRTRunner(r["path"], pd.names, num_threads=args.threads, verify_manifest=False)
+            r = to_litert(None, args.part, q, "float", timing=False, manifest=False, job=job)
+            runner = LiteRTRunner(r["path"], names_in, names_out, num_threads=args.threads, verify_manifest=False)
+            m = r["metric"] or {}
+            keras_metric, metric_name = m.get("keras", keras_metric), m.get("name", metric_name)
             rows.append({"runtime": f"litert_{r['quantize']}", "size_bytes": r["size_bytes"],
                          "max_abs_diff": r["max_abs_diff"], "mean_abs_diff": r["mean_abs_diff"],
-                         "bce": (r["metric"] or {}).get("exported"),
-                         "bce_relative_to_float": (r["metric"] or {}).get("relative_diff"),
+                         "metric": m.get("exported"), "metric_relative_to_keras": m.get("relative_diff"),
                          **{f"latency_ms_batch{n}": lat(lambda b=b: runner.run_once(b))
                             for n, b in batches.items()}})
-            keras_bce = (r["metric"] or {}).get("keras")
+        metric_chain = m.get("chain")
     import keras
     import tensorflow as tf
 
     result = {
-        "model": name, "part": args.part, "parameters": int(part.count_params()),
-        "keras_float_bce_per_image": keras_bce,
-        "bce_chain": "keras encoder (code / z_mean) -> runtime's decoder, 2,690 test images",
-        "max_abs_diff_batch": "64 seeded N(0, I) codes" if args.part != "encoder" else "64 test images",
+        "model": name, "part": args.part, "parameters": int(part.model.count_params()),
+        "metric": metric_name, "metric_keras": keras_metric, "metric_chain": metric_chain,
+        "max_abs_diff_batch": "64 of the part's own inputs (ExportPart.inputs(64, seed=2)): codes of training "
+                              "images for a decoder",
         "latency": "median wall ms per call, inputs already in memory; LiteRT via ai_edge_litert signature "
                    f"runner, num_threads={args.threads}; keras_call is an eager direct call",
-        "cpu_count": os.cpu_count(), "tensorflow": tf.__version__, "keras": keras.__version__,
+        "cpu_count": os.cpu_count(),
+        # latencies are only comparable between runs on an equally idle machine
+        "load_average_1min_at_start": load_at_start, "tensorflow": tf.__version__, "keras": keras.__version__,
         "rows": rows, "seconds": round(time.time() - start, 1),
     }
     text = json.dumps(result, indent=2)

@@ -1,7 +1,21 @@
-"""Print the README's model table from the shipped cards as JSON rows, or as Markdown with --markdown;
---write-readme replaces the table between the MODELS-TABLE markers in README.md.
+"""The README's generated tables, from the shipped cards (saved_models/*/card.json) and the bench results
+(bench/results/*.json).
 
-    python bench/model_table.py --write-readme
+    python bench/model_table.py                  # the model table as JSON rows
+    python bench/model_table.py --markdown       # the model table as Markdown
+    python bench/model_table.py --print          # every block --write-readme would write, markers included
+    python bench/model_table.py --write-readme   # replace each block between its markers in README.md
+
+Blocks (README.md holds `<!-- NAME -->` ... `<!-- /NAME -->`; a block whose markers are missing is left out):
+- MODELS-TABLE: one row per shipped model, its headline test figure and what its card adds;
+- DENOISING-TABLE: dae_mnist's card, noisy input against denoised output;
+- REGULARIZED-BASELINES-TABLE: each regularized autoencoder against its twin trained without the regularizer;
+- SEMISUPERVISED-TABLE: bench/results/semisupervised.json and semisupervised_probe.json;
+- VAE-THROUGHPUT-TABLE: bench/results/vae_throughput.json.
+
+Cards describe one model; comparisons with another trained model come from bench/results/
+regularized_baselines.json (bench/regularized_baselines.py). Where that file lacks a model, or is a --quick run,
+the comparison the card held before the move (card["history_of_comparisons"]) stands in; stderr says which.
 """
 
 import argparse
@@ -11,7 +25,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+RESULTS = ROOT / "bench" / "results"
 
 HEADLINES = [  # (metric key in card["metrics"], label), first present wins
     ("nll_iwae", "test NLL (nats, IWAE k={k})"),
@@ -20,69 +34,117 @@ HEADLINES = [  # (metric key in card["metrics"], label), first present wins
 ]
 
 
+def read_json(path):
+    path = Path(path)
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def cards():
+    return [json.loads(p.read_text()) for p in sorted((ROOT / "saved_models").glob("*/card.json"))]
+
+
+def card(name):
+    return read_json(ROOT / "saved_models" / name / "card.json")
+
+
+# -- comparisons: the bench JSON first, the card's history second ------------------------------------------------
+_BASELINES = None
+_SAID = set()
+
+
+def say_once(message):
+    if message not in _SAID:
+        _SAID.add(message)
+        print(message, file=sys.stderr)
+
+
+def baselines():
+    """bench/results/regularized_baselines.json's models, or {} when it is missing or a --quick smoke run."""
+    global _BASELINES
+    if _BASELINES is None:
+        data = read_json(RESULTS / "regularized_baselines.json") or {}
+        if data.get("quick"):
+            print("bench/results/regularized_baselines.json is a --quick run; ignored", file=sys.stderr)
+            data = {}
+        _BASELINES = data.get("models", {})
+    return _BASELINES
+
+
+def comparison(c, key):
+    """The comparison `key` ("sparsity", "contraction", "layerwise_pretraining") for card c, or None."""
+    bench = baselines().get(c["name"], {})
+    if key in bench:
+        say_once(f"{c['name']}: {key} from bench/results/regularized_baselines.json")
+        return bench[key]
+    old = c.get("history_of_comparisons", {})
+    if key in old:
+        say_once(f"{c['name']}: {key} from its card's history_of_comparisons (no bench result)")
+        return old[key]
+    return None
+
+
+# -- the model table ----------------------------------------------------------------------------------------------
 def rows():
     out = []
-    for card_path in sorted((ROOT / "saved_models").glob("*/card.json")):
-        card = json.loads(card_path.read_text())
-        metrics = card.get("metrics", {})
+    for c in cards():
+        metrics = c.get("metrics", {})
         key, label = next(((k, l) for k, l in HEADLINES if k in metrics), (None, None))
         headline = None
         if key:
             headline = {"metric": label.format(k=metrics.get("num_samples", "")), "value": metrics[key]}
         extra = []
-        if "pca_baseline" in card:
-            extra.append(f"PCA k={card['pca_baseline']['k']}: {card['pca_baseline']['squared_error_per_image']:.2f}")
-        if "pca_principal_angles_deg" in card:
-            a = card["pca_principal_angles_deg"]
+        if "pca_baseline" in c:
+            extra.append(f"PCA k={c['pca_baseline']['k']}: {c['pca_baseline']['squared_error_per_image']:.2f}")
+        if "pca_principal_angles_deg" in c:
+            a = c["pca_principal_angles_deg"]
             extra.append(f"angles to PCA subspace: mean {a['mean']:.1f}°, max {a['max']:.1f}°")
         for k in ("elbo", "active_units"):
             if k in metrics:
                 extra.append(f"{k}: {metrics[k]}")
-        extra += family_figures(card)
-        out.append({"name": card["name"], "family": card["family"], "parameters": card["parameters"],
-                    "data": f"MNIST {card['data']['train_examples']:,} train / {card['data']['test_examples']:,} test",
+        extra += family_figures(c)
+        out.append({"name": c["name"], "family": c["family"], "parameters": c["parameters"],
+                    "data": f"MNIST {c['data']['train_examples']:,} train / {c['data']['test_examples']:,} test",
                     "headline": headline, "also": "; ".join(extra)})
     return out
 
 
-def family_figures(card):
-    """The figure each family is about, read from its card."""
+def family_figures(c):
+    """The figures each model is about: its card's, and its comparison with a twin where there is one."""
     out = []
-    if card.get("family") == "classifier" and "error" in card.get("metrics", {}):
-        out.append(f"test error {card['metrics']['error']:.2%} (ae_mnist encoder fine-tuned on all labels)")
-    if "tied_weights" in card:
-        t = card["tied_weights"]
+    metrics = c.get("metrics", {})
+    if c.get("family") == "classifier" and "error" in metrics:
+        encoder = c.get("requires", {}).get("encoder") or c.get("training", {}).get("encoder", "its")
+        labels = c["data"].get("labelled_examples", c["data"]["train_examples"])
+        which = "all" if labels == c["data"]["train_examples"] else f"{labels:,}"
+        out.append(f"test error {metrics['error']:.2%} ({encoder} encoder fine-tuned on {which} labels)")
+    if "tied_weights" in c:
+        t = c["tied_weights"]
         out.append(f"{t['parameters']:,} parameters tied vs {t['untied_equivalent_parameters']:,} untied")
-    if "layerwise_pretraining" in card:
-        lp = card["layerwise_pretraining"]
+    lp = comparison(c, "layerwise_pretraining")
+    if lp:
         out.append(f"layer-wise pretrained {lp['with_pretraining']['test_squared_error_per_image']:.2f} vs "
                    f"end to end {lp['without_pretraining']['test_squared_error_per_image']:.2f} "
                    f"({lp['without_pretraining']['epochs']} epochs)")
-    if "denoising" in card:
-        r = card["denoising"]["results"]
-        best = ", ".join(f"{k.replace('_', ' ')}: {v['noisy_input']['psnr_db']:.1f} → {v['denoised']['psnr_db']:.1f} dB"
-                         for k, v in r.items() if k.endswith("0.25"))
+    if "denoising" in c:
+        r = c["denoising"]["results"]
+        best = ", ".join(f"{k.replace('_', ' ')}: {v['noisy_input']['psnr_db']:.1f} → "
+                         f"{v['denoised']['psnr_db']:.1f} dB" for k, v in r.items() if k.endswith("0.25"))
         out.append(f"PSNR noisy → denoised: {best}")
-    if "sparsity" in card:
-        sp = card["sparsity"]
-        out.append(f"mean activation {sp['sparse']['mean_activation']:.3f} vs {sp['unregularized']['mean_activation']:.3f} "
-                   f"unregularized; units near zero {sp['sparse']['fraction_near_zero']:.0%} vs "
-                   f"{sp['unregularized']['fraction_near_zero']:.0%}")
-    if "contraction" in card:
-        c = card["contraction"]
-        out.append(f"encoder Jacobian ‖J‖_F {c['contractive']['mean_jacobian_frobenius_norm']:.1f} vs "
-                   f"{c['plain_same_architecture']['mean_jacobian_frobenius_norm']:.1f} for the same AE unregularized")
+    sp = comparison(c, "sparsity")
+    if sp:
+        s, u = sp["sparse"], sp["unregularized"]
+        out.append(f"mean activation {s['mean_activation']:.3f} vs {u['mean_activation']:.3f} unregularized; "
+                   f"units near zero {s['fraction_near_zero']:.0%} vs {u['fraction_near_zero']:.0%}")
+    elif "sparsity" in c:
+        s = c["sparsity"]
+        out.append(f"mean activation {s['mean_activation']:.3f}; units near zero {s['fraction_near_zero']:.0%}")
+    co = comparison(c, "contraction")
+    if co:
+        out.append(f"encoder Jacobian ‖J‖_F {co['contractive']['mean_jacobian_frobenius_norm']:.1f} vs "
+                   f"{co['plain_same_architecture']['mean_jacobian_frobenius_norm']:.1f} for the same AE unregularized")
+    elif "contraction" in c:
+        out.append(f"encoder Jacobian ‖J‖_F {c['contraction']['mean_jacobian_frobenius_norm']:.1f}")
     return out
-
-
-def denoising_markdown():
-    card = json.loads((ROOT / "saved_models" / "dae_mnist" / "card.json").read_text())
-    lines = ["| noise | noisy input: squared error / PSNR | denoised: squared error / PSNR |", "|---|---|---|"]
-    for k, v in card["denoising"]["results"].items():
-        n, d = v["noisy_input"], v["denoised"]
-        lines.append(f"| {k.replace('_', ' ')} | {n['squared_error_per_image']:.1f} / {n['psnr_db']:.1f} dB | "
-                     f"{d['squared_error_per_image']:.1f} / {d['psnr_db']:.1f} dB |")
-    return "\n".join(lines)
 
 
 def markdown(table):
@@ -94,24 +156,161 @@ def markdown(table):
     return "\n".join(lines)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--markdown", action="store_true")
-    ap.add_argument("--write-readme", action="store_true")
-    args = ap.parse_args()
-    table = rows()
+# -- the other tables ---------------------------------------------------------------------------------------------
+def denoising_markdown():
+    c = card("dae_mnist")
+    if not c or "denoising" not in c:
+        return None
+    lines = ["| noise | noisy input: squared error / PSNR | denoised: squared error / PSNR |", "|---|---|---|"]
+    for k, v in c["denoising"]["results"].items():
+        n, d = v["noisy_input"], v["denoised"]
+        lines.append(f"| {k.replace('_', ' ')} | {n['squared_error_per_image']:.1f} / {n['psnr_db']:.1f} dB | "
+                     f"{d['squared_error_per_image']:.1f} / {d['psnr_db']:.1f} dB |")
+    return "\n".join(lines)
+
+
+PROBES = (("uniform_noise", "uniform noise"), ("binary_noise_p0.2", "binary noise p=0.2"),
+          ("pixel_shuffled_digits", "pixel-shuffled digits"))
+
+
+def regularized_markdown():
+    lines = ["| model | figure (test split) | as shipped | twin without the regularizer |", "|---|---|---|---|"]
+    n = len(lines)
+    for name, key in (("sparse_ae_mnist", "sparsity"), ("cae_mnist", "contraction"),
+                      ("stacked_tied_ae_mnist", "layerwise_pretraining")):
+        c = card(name)
+        cmp = comparison(c, key) if c else None
+        if not cmp:
+            continue
+        first = f"`{name}`"
+        if key == "sparsity":
+            s, u = cmp["sparse"], cmp["unregularized"]
+            lines.append(f"| {first} | mean code activation | {s['mean_activation']:.3f} | "
+                         f"{u['mean_activation']:.3f} |")
+            lines.append(f"| | code values below {s.get('near_zero_threshold', 0.01)} | "
+                         f"{s['fraction_near_zero']:.0%} | {u['fraction_near_zero']:.0%} |")
+            se_s, se_u = s["squared_error_per_image"], u["squared_error_per_image"]
+            lines.append(f"| | squared error per image, test digits | {se_s['test_digits']:.2f} | "
+                         f"{se_u['test_digits']:.2f} |")
+            for probe, label in PROBES:
+                lines.append(f"| | relative error, {label} | {s['relative_error'][probe]:.2f} | "
+                             f"{u['relative_error'][probe]:.2f} |")
+        elif key == "contraction":
+            a, b = cmp["contractive"], cmp["plain_same_architecture"]
+            lines.append(f"| {first} | encoder ‖J‖_F, mean over {cmp.get('images', 1000):,} test images | "
+                         f"{a['mean_jacobian_frobenius_norm']:.1f} | {b['mean_jacobian_frobenius_norm']:.1f} |")
+            lines.append(f"| | squared error per image | {a['test_squared_error_per_image']:.2f} | "
+                         f"{b['test_squared_error_per_image']:.2f} |")
+        else:
+            w, wo = cmp["with_pretraining"], cmp["without_pretraining"]
+            total = w.get("total_epochs", wo["epochs"])
+            lines.append(f"| {first} | squared error per image; layer-wise pretraining "
+                         f"({w['layerwise_epochs_per_layer']} epochs per layer, then {w['fine_tune_epochs']} of "
+                         f"fine-tuning) vs end to end ({total} epochs) | {w['test_squared_error_per_image']:.2f} | "
+                         f"{wo['test_squared_error_per_image']:.2f} |")
+    return "\n".join(lines) if len(lines) > n else None
+
+
+def semisupervised_markdown():
+    fine = read_json(RESULTS / "semisupervised.json")
+    probe = read_json(RESULTS / "semisupervised_probe.json")
+    columns = []  # (label, rows of a result, size)
+    for result, kind in ((fine, "fine-tuned"), (probe, "frozen probe")):
+        if not result:
+            continue
+        sizes = sorted({s for r in result["rows"].values() for s in r},
+                       key=lambda s: (s == "all", 0 if s == "all" else int(s)))
+        for s in sizes:
+            label = f"all {result['train_examples']:,}" if s == "all" else f"{int(s):,}"
+            columns.append((f"{kind}, {label}", result["rows"], s))
+    if not columns:
+        return None
+    names = list(dict.fromkeys(n for _, rows_, _ in columns for n in rows_))
+    lines = ["| encoder | " + " | ".join(c[0] for c in columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for name in names:
+        cells = []
+        for _, rows_, s in columns:
+            v = rows_.get(name, {}).get(s)
+            cells.append(f"{v['mean']:.3f} ± {v['std']:.3f}" if v else "")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def throughput_markdown():
+    r = read_json(RESULTS / "vae_throughput.json")
+    if not r:
+        return None
+    v = r.get("versions", {})
+    lines = ["| trainer | samples/s |", "|---|---|"]
+    keras_major = v.get("keras", "?").split(".")[0]
+    tf_minor = ".".join(v.get("tensorflow", "?").split(".")[:2])
+    entries = [(f"zoo (Keras {keras_major}, TensorFlow {tf_minor})", r["zoo"]["samples_per_s"]),
+               ("zoo with `jit_compile=True` (XLA)", r["zoo_jit_compile"]["samples_per_s"])]
+    if r.get("pythae", {}).get("available"):
+        entries += [("Pythae `TrainingPipeline`", r["pythae"]["samples_per_s"]),
+                    ("the same Pythae model in a bare PyTorch loop", r["pythae"]["bare_torch_loop_samples_per_s"])]
+    best = max(e[1] for e in entries[:2])
+    for label, rate in entries:
+        text = f"{rate:,.0f}"
+        lines.append(f"| {label} | {f'**{text}**' if rate == best else text} |")
+    return "\n".join(lines)
+
+
+BLOCKS = {
+    "MODELS-TABLE": lambda: markdown(rows()),
+    "DENOISING-TABLE": denoising_markdown,
+    "REGULARIZED-BASELINES-TABLE": regularized_markdown,
+    "SEMISUPERVISED-TABLE": semisupervised_markdown,
+    "VAE-THROUGHPUT-TABLE": throughput_markdown,
+}
+
+
+def blocks():
+    """{marker: Markdown} for every block that has something to show."""
+    out = {}
+    for marker, make in BLOCKS.items():
+        text = make()
+        if text:
+            out[marker] = f"<!-- {marker} -->\n{text}\n<!-- /{marker} -->"
+    return out
+
+
+def write_readme(path, generated):
+    """Replace each generated block between its markers; returns the markers README.md does not hold."""
+    text = path.read_text()
+    missing = []
+    for marker, block in generated.items():
+        pattern = rf"<!-- {re.escape(marker)} -->.*?<!-- /{re.escape(marker)} -->"
+        if not re.search(pattern, text, flags=re.S):
+            missing.append(marker)
+            continue
+        text = re.sub(pattern, lambda m: block, text, count=1, flags=re.S)
+    path.write_text(text)
+    return missing
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--markdown", action="store_true", help="the model table as Markdown")
+    mode.add_argument("--print", dest="print_blocks", action="store_true",
+                      help="every block --write-readme would write, with its markers")
+    mode.add_argument("--write-readme", action="store_true", help="replace the blocks in README.md")
+    args = ap.parse_args(argv)
     if args.write_readme:
-        readme = ROOT / "README.md"
-        text = readme.read_text()
-        block = f"<!-- MODELS-TABLE -->\n{markdown(table)}\n<!-- /MODELS-TABLE -->"
-        text = re.sub(r"<!-- MODELS-TABLE -->(.*?<!-- /MODELS-TABLE -->)?", lambda m: block, text, count=1,
-                      flags=re.S)
-        if (ROOT / "saved_models" / "dae_mnist" / "card.json").is_file():
-            block = f"<!-- DENOISING-TABLE -->\n{denoising_markdown()}\n<!-- /DENOISING-TABLE -->"
-            text = re.sub(r"<!-- DENOISING-TABLE -->(.*?<!-- /DENOISING-TABLE -->)?", lambda m: block, text,
-                          count=1, flags=re.S)
-        readme.write_text(text)
-    print(markdown(table) if args.markdown else json.dumps(table, indent=2))
+        generated = blocks()
+        missing = write_readme(ROOT / "README.md", generated)
+        for marker in missing:
+            print(f"README.md has no <!-- {marker} --> ... <!-- /{marker} --> markers; that block was not written",
+                  file=sys.stderr)
+        print(f"README.md: wrote {', '.join(m for m in generated if m not in missing) or 'nothing'}", file=sys.stderr)
+    elif args.print_blocks:
+        print("\n\n".join(blocks().values()))
+    elif args.markdown:
+        print(markdown(rows()))
+    else:
+        print(json.dumps(rows(), indent=2, ensure_ascii=False))
 
 
 if __name__ == "__main__":

@@ -1,21 +1,26 @@
 """Semi-supervised MNIST: test accuracy of fine-tuned encoders against random initialisation, for labelled
 training sets of 100, 1000 and all 15,000 images (class-balanced, seeded), mean and std over seeds.
 
-    python bench/semisupervised.py                          # every row and size (a few minutes on CPU)
-    python bench/semisupervised.py --rows random,ae_mnist --sizes 100 --out bench/results/x.json
+    python bench/semisupervised.py                          # every row and size (several minutes on CPU)
+    python bench/semisupervised.py --rows random,ae_mnist --sizes 100 --seeds 1 --out /tmp/x.json
     python bench/semisupervised.py --mode probe --sizes 100,1000    # frozen encoders, linear head only
 
-Each run: a linear softmax head (on batch-normalised codes) is trained with the encoder frozen, then
-everything at a lower rate with cosine decay (zoo.train.fine_tune). Epoch counts depend on the labelled-set
-size (zoo.finetune.recipe_for) and are kept small so the whole table fits in about ten minutes on 2 CPU
-cores; the figures are for comparing rows, not the best each encoder can reach. "random" is the ae_mnist
-architecture (784-512-256-30) from random weights, trained with the same recipe.
+Each run is zoo.create_model("mnist_classifier", encoder=ROW, head="linear", dropout=0.0, seed=SEED): a linear
+softmax head on batch-normalised codes over the row's pretrained test-time encoder. It is trained by the
+classifier family's train hook through zoo.training.fit, with recipe labels=N: the hook draws N
+class-balanced labelled images with the run's seed (every row sees the same images for a given seed), trains
+the head with the encoder frozen, then everything at a lower rate with cosine decay. The recipes (RECIPES) are
+fixed here per labelled-set size and kept small so the whole table fits in a few minutes on 2 CPU cores; the
+figures are for comparing rows, not the best each encoder can reach. No validation split is used. "random" is
+the ae_mnist architecture (784-512-256-30) from random weights (zoo.create_model("ae_mnist")), trained with the
+same recipe.
 
 --mode probe keeps every encoder frozen and trains only the linear head (longer, PROBE_RECIPES): it measures
 the features themselves, which is where pretraining shows most with few labels.
 """
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -31,22 +36,53 @@ ROWS = ("random", "ae_mnist", "stacked_tied_ae_mnist", "dae_mnist", "cae_mnist",
 SIZES = ("100", "1000", "all")
 SEEDS = {"100": 3, "1000": 3, "all": 2}
 RANDOM_ARCH = "ae_mnist"
-# Frozen-encoder linear probe: (head epochs, batch size) per labelled-set size.
-PROBE_RECIPES = {"100": dict(epochs_head=100, epochs_all=0, batch_size=32),
-                 "1000": dict(epochs_head=30, epochs_all=0, batch_size=64),
-                 "all": dict(epochs_head=10, epochs_all=0, batch_size=128)}
+# Fine-tuning: head epochs at lr_head with the encoder frozen, then `epochs` of everything at learning_rate
+# (cosine decay), per labelled-set size.
+RECIPES = {"100": dict(epochs_head=30, epochs=60, batch_size=32, lr_head=1e-2, learning_rate=1e-3, shift=0),
+           "1000": dict(epochs_head=10, epochs=30, batch_size=64, lr_head=1e-2, learning_rate=1e-3, shift=0),
+           "all": dict(epochs_head=1, epochs=10, batch_size=128, lr_head=1e-2, learning_rate=1e-3, shift=0)}
+# Frozen-encoder linear probe: head epochs only.
+PROBE_RECIPES = {"100": dict(epochs_head=100, epochs=0, batch_size=32, lr_head=1e-2, learning_rate=1e-3, shift=0),
+                 "1000": dict(epochs_head=30, epochs=0, batch_size=64, lr_head=1e-2, learning_rate=1e-3, shift=0),
+                 "all": dict(epochs_head=10, epochs=0, batch_size=128, lr_head=1e-2, learning_rate=1e-3, shift=0)}
 
 
-def run(row, size, seed, splits, mode="finetune"):
-    from zoo.finetune import classifier, fine_tune, recipe_for, sample_labelled
+def recipe(size, seed, mode):
+    r = dict((PROBE_RECIPES if mode == "probe" else RECIPES)[size])
+    r.update(seed=seed, labels=None if size == "all" else int(size))
+    # Every key is set here, so the hook's few-label defaults change none of them.
+    r["user_set"] = sorted(r)
+    return r
 
-    x, y = splits["train"]
-    n = None if size == "all" else int(size)
-    idx = np.arange(len(y)) if n is None else sample_labelled(y, n, seed)
-    pretrained = row != "random"
-    clf = classifier(RANDOM_ARCH if row == "random" else row, pretrained=pretrained, seed=seed)
+
+def encoder_for(row, cache):
+    """The model whose test-time encoder the classifier starts from: shipped weights, or random ones."""
+    import zoo
+
+    if row == "random":
+        return zoo.create_model(RANDOM_ARCH)
+    if row not in cache:
+        # Each classifier copies the encoder's weights (inference_encoder), so one loaded model serves every run.
+        cache[row] = zoo.load(row)
+    return cache[row]
+
+
+def run(row, size, seed, splits, mode="finetune", cache=None):
+    import keras
+
+    import zoo
+    from zoo import registry, training
+
+    keras.utils.set_random_seed(seed)
+    clf = zoo.create_model("mnist_classifier", encoder=encoder_for(row, {} if cache is None else cache),
+                           head="linear", dropout=0.0, seed=seed)
+    hook = registry.hook(registry.family("mnist_classifier"), "train")
+    fit = functools.partial(training.fit, verbose=0)
     start = time.time()
-    fine_tune(clf, x[idx], y[idx], seed=seed, **(PROBE_RECIPES[size] if mode == "probe" else recipe_for(n)))
+    _, extra = hook(clf, {"train": splits["train"], "val": None}, recipe(size, seed, mode), fit)
+    expected = len(splits["train"][1]) if size == "all" else int(size)
+    if extra["labelled_examples"] != expected:
+        raise RuntimeError(f"the hook trained on {extra['labelled_examples']} labelled images, not {expected}")
     return clf.test_metrics(*splits["test"])["accuracy"], time.time() - start
 
 
@@ -61,21 +97,21 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     from zoo import data, registry
-    from zoo.finetune import recipe_for
 
     rows = [r.strip() for r in args.rows.split(",") if r.strip()]
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     bad = [r for r in rows if r not in ROWS] + [s for s in sizes if s not in SIZES]
     if bad:
         ap.error(f"unknown rows or sizes: {bad}")
-    splits = data.mnist_splits(validation=2000, seed=0)
+    splits = data.splits("mnist", validation=2000, seed=0)
     result = {"benchmark": "semi-supervised MNIST, test accuracy", "test_examples": int(len(splits["test"][0])),
               "train_examples": int(len(splits["train"][0])),
               "mode": args.mode,
-              "recipes": {s: (PROBE_RECIPES[s] if args.mode == "probe" else recipe_for(None if s == "all" else int(s)))
-                          for s in sizes},
+              "recipes": {s: (PROBE_RECIPES if args.mode == "probe" else RECIPES)[s] for s in sizes},
+              "trained_by": "zoo.families.classifier.train (the family's train hook) through zoo.training.fit",
               "head": "linear (batch-norm + softmax)", "rows": {}, "skipped": {}}
     start = time.time()
+    cache = {}
     for row in rows:
         if row != "random" and not (registry.saved_models_dir() / row / registry.MODEL_FILE).is_file():
             result["skipped"][row] = "no pretrained weights in saved_models/"
@@ -86,7 +122,7 @@ def main(argv=None):
             seeds = list(range(args.seeds or SEEDS[size]))
             accs, secs = [], 0.0
             for seed in seeds:
-                acc, s = run(row, size, seed, splits, args.mode)
+                acc, s = run(row, size, seed, splits, args.mode, cache)
                 accs.append(round(float(acc), 4))
                 secs += s
             result["rows"][row][size] = {"mean": round(float(np.mean(accs)), 4), "std": round(float(np.std(accs)), 4),

@@ -3,8 +3,8 @@
     ZOO_DATA_DIR=... python bench/vae_throughput.py [--epochs 8]
 
 Both train 784-512-z20-512-784 (ReLU, Bernoulli/BCE likelihood, Adam 1e-3, batch 128), which is Pythae's
-default MLP for 28x28 inputs. The zoo runs its own path (zoo.data.pipeline with dynamic binarization and
-VAE.train_step under Keras fit), once as the zoo compiles it (no XLA on CPU) and once with
+default MLP for 28x28 inputs. The zoo runs its own path (zoo.training.fit: zoo.data.pipeline, and VAE.train_step with
+dynamic binarization under Keras fit), once as the zoo compiles it (no XLA on CPU) and once with
 jit_compile=True. Pythae runs its TrainingPipeline on a fixed binarization of the same rows, and the same
 Pythae model runs once more under a bare PyTorch loop (trainer overhead left out). The first
 epoch of each run (tracing, warm-up) is left out; samples/s is the median over the other epochs.
@@ -42,15 +42,16 @@ def _median_rate(epoch_seconds, n):
 
 
 def bench_zoo(x, epochs, jit_compile):
-    """The path `python -m zoo train` takes: zoo.train.fit with its (seed, epoch)-keyed pipeline and dynamic
-    binarization, the model's tf.function train_step, Adam."""
+    """The path `zoo train` takes: zoo.training.fit with its (seed, epoch)-keyed tf.data pipeline, the model's
+    tf.function train step with dynamic binarization (a VAE config value), Adam."""
     import keras
 
     import zoo
-    from zoo.train import fit
+    from zoo import training
 
     keras.utils.set_random_seed(0)
-    model = zoo.build("vae_mnist", hidden_units=[HIDDEN], latent_dim=LATENT, kl_warmup_epochs=0)
+    model = zoo.create_model("vae_mnist", hidden_units=[HIDDEN], latent_dim=LATENT, kl_warmup_epochs=0,
+                             dynamic_binarization=True)
     times = []
 
     class Timer(keras.callbacks.Callback):
@@ -60,12 +61,11 @@ def bench_zoo(x, epochs, jit_compile):
         def on_epoch_end(self, epoch, logs=None):
             times.append(time.perf_counter() - self.t)
 
-    splits = {"train": (x, np.zeros(len(x))), "val": (x[:0], np.zeros(0))}
-    hist = fit(model, splits, epochs=epochs, batch_size=BATCH, learning_rate=LR, seed=0, verbose=0,
-               dynamic_binarization=True, jit_compile=jit_compile, extra_callbacks=[Timer()])
+    history = training.fit(model, x, None, epochs=epochs, batch_size=BATCH, learning_rate=LR, seed=0, verbose=0,
+                           jit_compile=jit_compile, callbacks=[Timer()])
     return {"samples_per_s": round(_median_rate(times, len(x)), 1),
             "epoch_seconds": [round(t, 2) for t in times],
-            "final_loss": round(float(hist.history["loss"][-1]), 2)}
+            "final_loss": round(float(history["loss"][-1]), 2)}
 
 
 def bench_pythae(x, epochs):
@@ -149,7 +149,7 @@ def main(argv=None):
 
     from zoo import data as zdata
 
-    x = zdata.mnist_splits()["train"][0][:args.examples]
+    x = zdata.splits("mnist")["train"][0][:args.examples]
     zoo_plain = bench_zoo(x, args.epochs, jit_compile=False)
     zoo_xla = bench_zoo(x, args.epochs, jit_compile=True)
     pythae = bench_pythae(x, args.epochs)
