@@ -20,8 +20,6 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
-
 
 def main(argv=None):
     from zoo import registry
@@ -91,7 +89,8 @@ def main(argv=None):
                    f"runner, num_threads={args.threads}; keras_call is an eager direct call",
         "cpu_count": os.cpu_count(),
         # latencies are only comparable between runs on an equally idle machine
-        "load_average_1min_at_start": load_at_start, "tensorflow": tf.__version__, "keras": keras.__version__,
+        "load_average_1min_at_start": load_at_start,
+        "tensorflow": tf.__version__, "keras": keras.__version__,
         "rows": rows, "seconds": round(time.time() - start, 1),
     }
     text = json.dumps(result, indent=2)

@@ -1,176 +1,193 @@
 """The export API: to_litert, to_saved_model, export_all (see the package docstring)."""
 
-
-import datetime
-import hashlib
-import json
+import contextlib
+import dataclasses
 import os
-import platform
+import shutil
+import uuid
 from pathlib import Path
+from typing import Any, Optional
 
-from export.parts import PARTS, ExportError, PartData, available_parts, family_of, resolve_model
-from export.litert import IO, QUANTIZE, LiteRTRunner, file_stem, load_litert, ops_of
 from export import litert as _litert
+from export import manifest as _manifest
 from export import savedmodel as _savedmodel
 from export import validate as _validate
-from export.savedmodel import SavedModelRunner, load_saved_model
+from export.litert import LiteRTRunner, ops_of
+from export.names import FORMATS, QUANTIZE, file_name
+from export.parts import ExportError, data_for, family_name, get_part, input_names, output_names, parts_of, resolve
+from export.savedmodel import SavedModelRunner
+from zoo import checks, registry
+from zoo import io as zio
 
-from export.names import MANIFEST
-
-
-def _sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+CALIBRATION_BATCH = 50
 
 
-def _default_out(name, source, out):
+@dataclasses.dataclass
+class Job:
+    """One model ready to export: where it came from, its parts, its data and the output folder."""
+    source: Any
+    parts: dict
+    data: Any
+    data_note: Optional[str]
+    out: Path
+    source_sha256: Optional[str]
+
+    def info(self):
+        """The model-level fields of export.json."""
+        src = self.source.model_file
+        return {
+            "family": family_name(self.source),
+            "preset": self.source.preset,
+            "parts": list(self.parts),
+            "source": os.path.relpath(src, self.out) if src is not None else None,
+            "source_sha256": self.source_sha256,
+            "tolerances": {"max_abs_diff": _validate.MAX_ABS_TOL,
+                           "quantized_metric_relative": {p: x.metric_bound for p, x in self.parts.items()}},
+            **({"data_note": self.data_note} if self.data is None else {}),
+        }
+
+
+def output_folder(source, out=None, publish=False):
+    """runs/NAME/exports by default; saved_models/NAME/exports only when publishing the shipped model."""
+    if publish:
+        if out is not None:
+            raise ExportError("--publish writes into saved_models/NAME/exports; drop --out")
+        if not source.shipped:
+            raise ExportError("--publish exports a shipped model into its saved_models folder: give its registered "
+                              f"name (saved_models/NAME/model.keras), not {source.model_file or 'a model object'}")
+        return registry.saved_models_dir() / source.name / "exports"
     if out is not None:
-        return Path(out)
-    if source is None:
-        raise ExportError("out= is required when exporting a model object (no pretrained folder to write into)")
-    return Path(source) / "exports"
+        out = Path(out)
+        if out.exists() and not out.is_dir():
+            raise ExportError(f"--out {out} is a file; expected a folder")
+        return out
+    return registry.runs_dir() / source.name / "exports"
 
 
-def _versions():
-    import tensorflow as tf
-    import keras
-    import numpy as np
+def prepare(model_or_name, out=None, publish=False):
+    source = resolve(model_or_name)
+    folder = output_folder(source, out, publish)
+    _manifest.check_writable(folder, source.name)  # a corrupt export.json is refused before any work
+    data, note = data_for(source)
+    parts = parts_of(source, data)
+    sha = zio.sha256(source.model_file) if source.model_file is not None else None
+    return Job(source, parts, data, note, folder, sha)
 
+
+def check_batch(batch):
+    return None if batch is None else checks.count(batch, "batch", 1, checks.MAX_BATCH)
+
+
+def calibration_set(job, name, part, n, batch):
+    """int8 calibration batches ({input name: array}) from part.inputs(n, seed=0)."""
+    if job.data is None:
+        raise ExportError(f"int8 calibration of {job.source.name}'s {name} needs its training data: {job.data_note}")
+    arrays = part.inputs(n, 0)
+    names = input_names(part.model, name)
+    step = batch or CALIBRATION_BATCH
+    return [{k: a[i:i + step].astype("float32") for k, a in zip(names, arrays)}
+            for i in range(0, len(arrays[0]) - step + 1 if batch else len(arrays[0]), step)]
+
+
+@contextlib.contextmanager
+def staged(path):
+    """A temporary sibling of `path` to convert into and check; it takes `path`'s name only when the block ends
+    without an error, so a file that fails its checks never replaces a good one."""
+    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
-        from importlib.metadata import version
-
-        litert = version("ai-edge-litert")
-    except Exception:
-        litert = "unknown"
-    return {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
-            "ai_edge_litert": litert, "numpy": np.__version__}
-
-
-def _update_manifest(out, model, name, source, entry, command=None):
-    """Merge one artifact's report into out/export.json (keyed by file name), atomically."""
-    from zoo.registry import write_json_atomic
-
-    path = Path(out) / MANIFEST
-    manifest = {}
-    if path.is_file():
-        try:
-            manifest = json.loads(path.read_text())
-        except ValueError:
-            manifest = {}
-    artifacts = manifest.get("artifacts", {})
-    previous_commands = manifest.get("commands", [])
-    # the manifest travels with the files: no absolute paths in it
-    artifacts[entry["file"]] = {k: v for k, v in entry.items() if k != "path"}
-    manifest = {
-        "model": name,
-        "family": family_of(model, name),
-        "source": os.path.relpath(source, out) if source else None,
-        "latent_dim": getattr(model, "latent_dim", None),
-        "parts": available_parts(model),
-        "versions": _versions(),
-        "updated": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "tolerances": {"max_abs_diff": _validate.MAX_ABS_TOL,
-                       "int8_decoder_bce_relative": _validate.INT8_METRIC_REL_TOL},
-        "artifacts": dict(sorted(artifacts.items())),
-    }
-    model_file = Path(source) / "model.keras" if source else None
-    if model_file is not None and model_file.is_file():
-        manifest["source_sha256"] = _sha256(model_file)  # exports are stale once this stops matching
-    commands = [c for c in previous_commands if c != command] + ([command] if command else [])
-    if commands:
-        manifest["commands"] = commands
-    write_json_atomic(path, manifest)
-    os.chmod(path, 0o666 & ~_litert._umask())
-    return path
+        yield tmp
+        if tmp.is_dir():
+            zio.swap_in_dir(tmp, path)
+        else:
+            os.replace(tmp, path)
+    finally:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        elif tmp.exists():
+            tmp.unlink()
 
 
-def _resolve(model_or_name, part):
-    model, name, source = resolve_model(model_or_name)
-    return model, name, source, PartData(model, part, name)
+def _entry(job, name, part, path, fmt, quantize, io, batch):
+    return {"file": path.name, "format": fmt, "part": name, "quantize": "float32" if quantize == "none" else quantize,
+            "io": io, "batch": batch, "source_sha256": job.source_sha256,
+            **({"description": part.description} if part.description else {})}
 
 
-def to_litert(model_or_name, part="decoder", quantize="int8", io="float", out=None, timing=True,
-              representative_size=2000, manifest=True, command=None, _resolved=None):
-    """Convert one part to `<out>/<part>_<quantize>[_int8io].tflite` and check it.
+def to_litert(model_or_name, part="decoder", quantize="int8", io="float", out=None, batch=None, publish=False,
+              timing=True, representative_size=2000, manifest=True, command=None, job=None):
+    """Convert one part to `<out>/<part>_<quantize>[_int8io][_bN].tflite`, check it and record it.
 
-    Returns the report dict (also merged into <out>/export.json): path, size_bytes, sha256, inputs/outputs
-    (with scale and zero point for int8 tensors), ops, builtin_only, max/mean abs diff vs Keras, metric,
-    single-sample latency, checks and passed.
-    """
-    model, name, source, pd = _resolved or _resolve(model_or_name, part)
-    out = _default_out(name, source, out)
-    path = out / (file_stem(part, quantize, io) + ".tflite")
-    rep = pd.representative(representative_size) if quantize == "int8" else None
-    _litert.converter_kwargs(quantize, io, rep if rep is not None else [])  # argument errors before any work
-    _litert.convert(pd.part_model, path, quantize=quantize, io=io, representative=rep)
-    runner = LiteRTRunner(path, input_order=pd.names, verify_manifest=False)  # manifest updated below
-    ops = ops_of(path.read_bytes())
-    entry = {"file": path.name, "path": str(path), "format": "litert", "part": part,
-             "quantize": "float32" if quantize == "none" else quantize, "io": io,
-             "size_bytes": path.stat().st_size, "sha256": _sha256(path), **runner.io_details()}
-    if rep is not None:
-        entry["representative"] = {"batches": len(rep), "examples": int(sum(len(next(iter(b.values()))) for b in rep)),
-                                   "source": _rep_note(pd)}
-    entry.update(_validate.check(pd, runner, "litert", quantize, ops=ops, timing=timing))
+    Returns the report (also merged into <out>/export.json): file, size_bytes, sha256, inputs/outputs (with scale
+    and zero point for int8 tensors), ops, max/mean abs diff vs Keras, metric, latency, checks and passed."""
+    _litert.check_options(quantize, io)
+    batch = check_batch(batch)
+    job = job or prepare(model_or_name, out, publish)
+    p = get_part(job.parts, part, job.source.name)
+    path = job.out / file_name(part, "litert", quantize, io, batch)
+    rep = calibration_set(job, part, p, representative_size, batch) if quantize == "int8" else None
+    with staged(path) as tmp:
+        _litert.convert(p.model, tmp, quantize=quantize, io=io, representative=rep, batch=batch)
+        runner = LiteRTRunner(tmp, input_names(p.model), output_names(p.model), verify_manifest=False)
+        entry = _entry(job, part, p, path, "litert", quantize, io, batch)
+        entry.update({"size_bytes": tmp.stat().st_size, "sha256": zio.sha256(tmp), **runner.io_details()})
+        if rep is not None:
+            entry["calibration"] = {"batches": len(rep), "inputs": "ExportPart.inputs(n, seed=0)",
+                                    "examples": int(sum(len(next(iter(b.values()))) for b in rep))}
+        entry.update(_validate.check(p, runner, "litert", quantize, ops=ops_of(tmp.read_bytes()), timing=timing))
     if manifest:
-        _update_manifest(out, model, name, source, entry, command)
-    return entry
+        _manifest.record(job.out, job.source, job.info(), entry, command)
+    return {**entry, "path": str(path)}
 
 
-def _rep_note(pd):
-    if pd.part == "encoder":
-        return "training images" + (" with their one-hot labels" if len(pd.names) > 1 else "")
-    if pd.part == "generator":
-        return "prior N(0, I) samples"
-    if pd.variational:
-        return ("encoder posterior samples z_mean + exp(0.5 z_log_var) * eps and posterior means of training "
-                "images, plus prior N(0, I) samples" + (", with one-hot labels" if len(pd.names) > 1 else ""))
-    return "encoder codes of training images"
-
-
-def to_saved_model(model_or_name, part="decoder", out=None, timing=True, manifest=True, command=None,
-                   _resolved=None):
-    """Export one part as a SavedModel directory `<out>/<part>_savedmodel/` and check it (report dict)."""
-    model, name, source, pd = _resolved or _resolve(model_or_name, part)
-    out = _default_out(name, source, out)
-    path = out / f"{part}_savedmodel"
-    _savedmodel.convert(pd.part_model, path)
-    runner = SavedModelRunner(path, pd.names)
-    entry = {"file": path.name, "path": str(path), "format": "savedmodel", "part": part, "quantize": "float32",
-             "io": "float", "size_bytes": _savedmodel.dir_size(path), "signature": "serving_default",
-             "inputs": pd.names}
-    entry.update(_validate.check(pd, runner, "savedmodel", timing=timing))
+def to_saved_model(model_or_name, part="decoder", out=None, batch=None, publish=False, timing=True, manifest=True,
+                   command=None, job=None):
+    """Export one part as a SavedModel directory `<out>/<part>_savedmodel[_bN]/`, check it and record it."""
+    batch = check_batch(batch)
+    job = job or prepare(model_or_name, out, publish)
+    p = get_part(job.parts, part, job.source.name)
+    path = job.out / file_name(part, "savedmodel", batch=batch)
+    names_in, names_out = input_names(p.model), output_names(p.model)
+    with staged(path) as tmp:
+        _savedmodel.convert(p.model, tmp, batch=batch)
+        runner = SavedModelRunner(tmp, names_in, names_out)
+        entry = _entry(job, part, p, path, "savedmodel", "none", "float", batch)
+        entry.update({"size_bytes": _savedmodel.dir_size(tmp), "signature": "serving_default",
+                      "inputs": [{"name": n} for n in names_in], "outputs": [{"name": n} for n in names_out]})
+        entry.update(_validate.check(p, runner, "savedmodel", timing=timing))
     if manifest:
-        _update_manifest(out, model, name, source, entry, command)
-    return entry
+        _manifest.record(job.out, job.source, job.info(), entry, command)
+    return {**entry, "path": str(path)}
 
 
-def export_all(model_or_name, parts=("decoder",), formats=("litert",), quantize=("none",), io="float",
-               out=None, timing=True, command=None, progress=None):
-    """Every (part, format, quantization) combination; returns (out_dir, [reports])."""
-    model, name, source = resolve_model(model_or_name)
-    if parts == "all" or "all" in parts:
-        parts = available_parts(model)
-    out = _default_out(name, source, out)
+def export_all(model_or_name, parts=("decoder",), formats=("litert",), quantize=("none",), io="float", out=None,
+               batch=None, publish=False, timing=True, command=None, progress=None):
+    """Every (part, format, quantization) combination; returns (out folder, [reports]). Arguments and part names
+    are checked before any conversion."""
+    for f in formats:
+        if f not in FORMATS:
+            raise ExportError(f"unknown format {f!r}; expected one of {', '.join(FORMATS)}")
     for q in quantize:
         if q not in QUANTIZE:
             raise ExportError(f"unknown quantize {q!r}; expected one of {', '.join(QUANTIZE)}")
     if io == "int8" and "litert" in formats and any(q != "int8" for q in quantize):
         raise ExportError("--io int8 needs --quantize int8")
+    batch = check_batch(batch)
+    job = prepare(model_or_name, out, publish)
+    parts = list(job.parts) if parts == "all" or "all" in parts else list(parts)
+    for part in parts:
+        get_part(job.parts, part, job.source.name)
+    if progress and publish:
+        progress(f"publishing into {job.out} (the shipped exports)")
     reports = []
     for part in parts:
-        pd = PartData(model, part, name)  # raises for a missing part, naming the parts the model has
-        resolved = (model, name, source, pd)
         if "savedmodel" in formats:
             if progress:
-                progress(f"{name} {part} savedmodel")
-            reports.append(to_saved_model(model, part, out, timing, command=command, _resolved=resolved))
+                progress(f"exporting {job.source.name} {part} savedmodel ...")
+            reports.append(to_saved_model(None, part, batch=batch, timing=timing, command=command, job=job))
         if "litert" in formats:
             for q in quantize:
                 if progress:
-                    progress(f"{name} {part} litert {q}" + (" io=int8" if io == "int8" else ""))
-                reports.append(to_litert(model, part, q, io, out, timing, command=command, _resolved=resolved))
-    return out, reports
+                    progress(f"exporting {job.source.name} {part} litert {q}" + (" io=int8" if io == "int8" else "")
+                             + (f" batch={batch}" if batch else "") + " ...")
+                reports.append(to_litert(None, part, q, io, batch=batch, timing=timing, command=command, job=job))
+    return job.out, reports

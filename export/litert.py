@@ -1,7 +1,13 @@
-"""LiteRT (.tflite) conversion through Keras 3's own exporter, flatbuffer validation, op listing and a
-runner that quantizes and dequantizes int8 inputs and outputs."""
+"""LiteRT (.tflite) conversion through Keras 3's own exporter, checks on a file before it is used, and a runner.
+
+A file is used only after `load_litert` has checked it: the TFL3 identifier, a flatbuffer that parses, builtin
+ops only (no Flex, no custom ops: a device cannot run those), the signature inputs and outputs the caller
+expects, the sha256 recorded for it in an export.json beside it, and an interpreter that builds and
+allocates.
+"""
 
 import contextlib
+import hashlib
 import os
 import tempfile
 import time
@@ -10,21 +16,18 @@ from pathlib import Path
 
 import numpy as np
 
-from export.parts import ExportError
+from export.manifest import read_manifest
+from export.names import IO, MANIFEST, QUANTIZE
+from export.parts import ExportError, input_names, output_names
+from zoo import io as zio
 
-from export.names import IO, QUANTIZE
 TFLITE_IDENTIFIER = b"TFL3"
-
-
-def file_stem(part, quantize, io="float"):
-    q = "float32" if quantize == "none" else quantize
-    return f"{part}_{q}" + ("_int8io" if io == "int8" else "")
 
 
 @contextlib.contextmanager
 def quiet_stderr():
-    """The converter's C++ side prints to fd 2 on success; keep it out of a clean CLI run, and hand its
-    last line to the caller if the conversion fails."""
+    """The converter's C++ side prints to fd 2 on success; keep it out of a clean CLI run, and hand what it
+    printed to the caller if the conversion fails."""
     saved = os.dup(2)
     with tempfile.TemporaryFile(mode="w+b") as tmp:
         os.dup2(tmp.fileno(), 2)
@@ -38,20 +41,24 @@ def quiet_stderr():
             captured["text"] = tmp.read().decode("utf-8", "replace")
 
 
-def converter_kwargs(quantize, io="float", representative=None):
-    """Attributes Keras's LiteRTExporter sets on the TFLiteConverter.
-
-    Keras defaults supported_ops to TFLITE_BUILTINS + SELECT_TF_OPS (Flex); we always override it so a
-    graph that would need Flex fails to convert instead of producing a file a device cannot run.
-    """
-    import tensorflow as tf
-
+def check_options(quantize, io="float"):
     if quantize not in QUANTIZE:
         raise ExportError(f"unknown quantize {quantize!r}; expected one of {', '.join(QUANTIZE)}")
     if io not in IO:
         raise ExportError(f"unknown io {io!r}; expected one of {', '.join(IO)}")
     if io == "int8" and quantize != "int8":
         raise ExportError(f"--io int8 needs --quantize int8 (got --quantize {quantize})")
+
+
+def converter_kwargs(quantize, io="float", representative=None):
+    """Attributes Keras's LiteRT exporter sets on the TFLiteConverter.
+
+    Keras defaults supported_ops to TFLITE_BUILTINS + SELECT_TF_OPS (Flex); we always override it, so a graph
+    that would need Flex fails to convert instead of producing a file a device cannot run.
+    """
+    import tensorflow as tf
+
+    check_options(quantize, io)
     kw = {"target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}}
     if quantize == "float16":
         kw["optimizations"] = [tf.lite.Optimize.DEFAULT]
@@ -59,10 +66,10 @@ def converter_kwargs(quantize, io="float", representative=None):
     elif quantize == "dynamic":
         kw["optimizations"] = [tf.lite.Optimize.DEFAULT]
     elif quantize == "int8":
-        if representative is None:
+        if not representative:
             raise ExportError("int8 quantization needs a representative dataset")
-        # Dicts keyed by input name: with a multi-input signature a plain list would be matched to the
-        # converter's (alphabetical) signature order, not the Keras input order.
+        # Dicts keyed by input name: with several inputs a plain list would be matched to the converter's
+        # (alphabetical) signature order, not the Keras input order.
         batches = list(representative)
         kw["optimizations"] = [tf.lite.Optimize.DEFAULT]
         kw["representative_dataset"] = lambda: iter(batches)
@@ -73,12 +80,24 @@ def converter_kwargs(quantize, io="float", representative=None):
     return kw
 
 
-def convert(part_model, path, quantize="none", io="float", representative=None):
-    """Write part_model to `path` (.tflite) atomically with Keras's `model.export(format="litert")`."""
+def input_signature(part_model, batch):
+    """Keras's input_signature for a part with every input's batch dimension fixed to `batch`."""
+    import tensorflow as tf
+
+    specs = [tf.TensorSpec([batch, *t.shape[1:]], tf.float32, name=t.name) for t in part_model.inputs]
+    # A functional model with several inputs takes them as one list argument.
+    return [specs] if len(specs) > 1 else specs
+
+
+def convert(part_model, path, quantize="none", io="float", representative=None, batch=None):
+    """Write part_model to `path` (.tflite) with Keras's `model.export(format="litert")`, then check the file
+    (builtin ops, the part's input and output names) before it replaces anything."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     kw = converter_kwargs(quantize, io, representative)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.tmp-", suffix=".tflite", dir=path.parent)
+    if batch:
+        kw["input_signature"] = input_signature(part_model, batch)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name.lstrip('.')}.tmp-", suffix=".tflite", dir=path.parent)
     os.close(fd)
     try:
         with quiet_stderr() as err:
@@ -87,73 +106,76 @@ def convert(part_model, path, quantize="none", io="float", representative=None):
                     # int8 calibration runs tf.lite.Interpreter inside the converter; not ours to migrate
                     warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated.*")
                     part_model.export(tmp, format="litert", verbose=False, **kw)
-                ok = True
+                exc = None
             except Exception as e:  # the converter's own message, one line
-                ok, exc = False, e
-        if not ok:
+                exc = e
+        if exc is not None:
             tail = [ln for ln in err["text"].splitlines() if "error" in ln.lower()][-1:] or [""]
             msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ExportError(f"LiteRT conversion of {part_model.name} ({quantize}) failed: {msg} {tail[0]}".strip())
-        load_litert(tmp, verify_manifest=False)  # refuse to publish a file we cannot read back
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; published files are world-readable
-        os.replace(tmp, path)
+        load_litert(tmp, inputs=input_names(part_model), outputs=output_names(part_model), verify_manifest=False)
+        zio.write_bytes_atomic(path, Path(tmp).read_bytes())
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
     return path
 
 
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+# -- reading back ----------------------------------------------------------------------------------------------
+def manifest_entry(path):
+    """The export.json record for `path` beside it, or None when there is no manifest or no record. A manifest
+    that exists but cannot be read is refused, not ignored: it is what vouches for the file."""
+    manifest = read_manifest(Path(path).parent / MANIFEST)
+    return None if manifest is None else manifest["artifacts"].get(Path(path).name)
 
 
-# -- reading back ------------------------------------------------------------------------------------------
-def load_litert(path, num_threads=1, verify_manifest=True):
-    """An allocated ai_edge_litert Interpreter for `path`, or ExportError naming the file when it is missing,
-    not a LiteRT flatbuffer, corrupt or truncated. With verify_manifest, a file listed in an export.json
-    beside it must also match the sha256 recorded there (catches corrupted weights, which the flatbuffer
-    structure alone cannot)."""
+def load_litert(path, inputs=None, outputs=None, num_threads=1, verify_manifest=True):
+    """An allocated ai_edge_litert Interpreter for `path`, after the checks in the module docstring; otherwise
+    ExportError naming the file. inputs / outputs: the signature names expected (any order); by default the
+    ones export.json records for the file, when it does."""
     from ai_edge_litert.interpreter import Interpreter
 
     path = Path(path)
     if not path.is_file():
         raise ExportError(f"{path} does not exist")
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise ExportError(f"{path} cannot be read: {e.strerror or e}") from None
     if len(data) < 8 or data[4:8] != TFLITE_IDENTIFIER:
         raise ExportError(f"{path} is not a LiteRT model: the 'TFL3' identifier is missing at bytes 4:8 "
-                          f"(corrupt, truncated or another format)")
+                          "(corrupt, truncated or another format)")
     try:
-        ops_of(data)  # walks the flatbuffer tables: a truncated file fails here with an IndexError/struct error
+        ops = ops_of(data)  # walks the flatbuffer tables: a truncated file fails here
     except Exception as e:
         raise ExportError(f"{path} is corrupt or truncated: its flatbuffer cannot be read "
                           f"({type(e).__name__}: {e})") from None
+    bad = non_builtin(ops)
+    if bad:
+        raise ExportError(f"{path} uses ops a device's LiteRT runtime lacks: {', '.join(bad)} (builtin ops only)")
     if verify_manifest:
-        _verify_manifest(path, data)
+        entry = manifest_entry(path)
+        if entry is not None:
+            if entry.get("sha256") and hashlib.sha256(data).hexdigest() != entry["sha256"]:
+                raise ExportError(f"{path} is corrupt or was replaced: its sha256 does not match the one recorded "
+                                  f"in {path.parent / MANIFEST}")
+            inputs = inputs if inputs is not None else [t["name"] for t in entry.get("inputs", [])] or None
+            outputs = outputs if outputs is not None else [t["name"] for t in entry.get("outputs", [])] or None
     try:
         interp = Interpreter(model_content=data, num_threads=num_threads)
         interp.allocate_tensors()
-    except (ValueError, RuntimeError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        sigs = interp.get_signature_list()
+    except Exception as e:
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
         raise ExportError(f"{path} is corrupt or truncated: the LiteRT interpreter refused it ({first})") from None
+    if len(sigs) != 1:
+        raise ExportError(f"{path} has {len(sigs)} signatures ({', '.join(sigs) or 'none'}); expected one "
+                          "(re-export it with python -m export)")
+    sig = next(iter(sigs.values()))
+    for what, want, have in (("inputs", inputs, sig["inputs"]), ("outputs", outputs, sig["outputs"])):
+        if want is not None and sorted(want) != sorted(have):
+            raise ExportError(f"{path} has signature {what} {sorted(have)}; expected {sorted(want)}")
     return interp
-
-
-def _verify_manifest(path, data):
-    import hashlib
-    import json
-
-    manifest = path.parent / "export.json"
-    if not manifest.is_file():
-        return
-    try:
-        entry = json.loads(manifest.read_text()).get("artifacts", {}).get(path.name)
-    except (ValueError, AttributeError):
-        return
-    want = (entry or {}).get("sha256")
-    if want and hashlib.sha256(data).hexdigest() != want:
-        raise ExportError(f"{path} is corrupt: its sha256 does not match the one recorded in {manifest}")
 
 
 def ops_of(data):
@@ -168,9 +190,9 @@ def ops_of(data):
         code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
         if code == schema.BuiltinOperator.CUSTOM:
             custom = oc.CustomCode()
-            codes.append("CUSTOM:" + (custom.decode() if custom else "?"))
+            codes.append("CUSTOM:" + (custom.decode("utf-8", "replace") if custom else "?"))
         else:
-            codes.append(names.get(code, f"BUILTIN_{code}"))
+            codes.append(names.get(code, f"UNKNOWN_{code}"))
     counts = {}
     for s in range(model.SubgraphsLength()):
         sg = model.Subgraphs(s)
@@ -181,37 +203,35 @@ def ops_of(data):
 
 
 def non_builtin(ops):
-    return sorted(op for op in ops if op.startswith("CUSTOM:") or op.startswith("Flex"))
+    return sorted(op for op in ops if op.startswith(("CUSTOM:", "Flex", "UNKNOWN_")))
 
 
 class LiteRTRunner:
-    """Runs a .tflite through its signature with float inputs in the Keras part's input order; int8
-    inputs are quantized with the file's scale and zero point, int8 outputs dequantized."""
+    """Runs a checked .tflite through its signature: float inputs in `inputs` order (the Keras part's), outputs
+    returned in `outputs` order (the Keras part's, not the signature's alphabetical one). int8 inputs are
+    quantized with the file's scale and zero point and int8 outputs dequantized; a fixed batch dimension is
+    fed in chunks of that size (the last one padded)."""
 
-    def __init__(self, path, input_order=None, num_threads=1, verify_manifest=True):
+    def __init__(self, path, inputs=None, outputs=None, num_threads=1, verify_manifest=True):
         self.path = Path(path)
-        self.interpreter = load_litert(self.path, num_threads=num_threads, verify_manifest=verify_manifest)
-        sigs = self.interpreter.get_signature_list()
-        if not sigs:
-            raise ExportError(f"{self.path} has no signature; re-export it with python -m export")
-        self.key = "serving_default" if "serving_default" in sigs else next(iter(sigs))
-        self.runner = self.interpreter.get_signature_runner(self.key)
+        if verify_manifest and (inputs is None or outputs is None):
+            entry = manifest_entry(self.path) or {}
+            inputs = inputs or [t["name"] for t in entry.get("inputs", [])] or None
+            outputs = outputs or [t["name"] for t in entry.get("outputs", [])] or None
+        self.interpreter = load_litert(self.path, inputs, outputs, num_threads, verify_manifest)
+        self.runner = self.interpreter.get_signature_runner()
         self.in_details = self.runner.get_input_details()
         self.out_details = self.runner.get_output_details()
-        names = list(self.in_details)
-        if input_order is not None:
-            missing = [n for n in input_order if n not in self.in_details]
-            if missing:
-                raise ExportError(f"{self.path} has inputs {names}, the Keras part has {list(input_order)}")
-            names = list(input_order)
-        self.input_order = names
-        self.output_order = sorted(self.out_details, key=lambda n: (len(n), n))
+        self.input_order = list(inputs) if inputs else list(self.in_details)
+        self.output_order = list(outputs) if outputs else list(self.out_details)
+        batches = {int(d["shape_signature"][0]) for d in self.in_details.values()}
+        self.batch = next(iter(batches)) if len(batches) == 1 and min(batches) > 0 else None
 
     def io_details(self):
         def one(name, d):
             scale, zp = d["quantization"]
             item = {"name": name, "dtype": np.dtype(d["dtype"]).name,
-                    "shape": [int(s) for s in d.get("shape_signature", d["shape"])]}
+                    "shape": [int(s) for s in d["shape_signature"]]}
             if np.dtype(d["dtype"]) in (np.int8, np.uint8, np.int16):
                 item["scale"], item["zero_point"] = float(scale), int(zp)
             return item
@@ -236,14 +256,22 @@ class LiteRTRunner:
         return ((np.asarray(y, np.float32) - zp) * scale).astype(np.float32)
 
     def run_once(self, inputs):
+        """One call on a batch the file accepts as it is."""
         feed = {n: self._quantize(n, x) for n, x in zip(self.input_order, inputs)}
         out = self.runner(**feed)
         return [self._dequantize(n, out[n]) for n in self.output_order]
 
     def __call__(self, inputs, batch_size=256):
         n = len(inputs[0])
-        chunks = [self.run_once([x[i:i + batch_size] for x in inputs]) for i in range(0, n, batch_size)]
-        return [np.concatenate([c[k] for c in chunks], axis=0) for k in range(len(chunks[0]))]
+        step = self.batch or batch_size
+        chunks = []
+        for i in range(0, n, step):
+            part = [np.asarray(x[i:i + step]) for x in inputs]
+            m = len(part[0])
+            if self.batch and m < step:
+                part = [np.concatenate([p, np.zeros((step - m, *p.shape[1:]), p.dtype)]) for p in part]
+            chunks.append([o[:m] for o in self.run_once(part)])
+        return [np.concatenate([c[k] for c in chunks], axis=0) for k in range(len(self.output_order))]
 
 
 def latency_ms(fn, repeats=200, warmup=10, budget_s=2.0):
