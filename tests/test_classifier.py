@@ -1,5 +1,7 @@
-"""Encoder classifiers (issue 6): freezing, the label sampler, save/load, LiteRT export, bad inputs."""
+"""Encoder classifiers: building on a pretrained encoder, freezing, the fine-tuning hook and the label
+sampler, save/load, LiteRT export, bad inputs, and fine-tuning end to end through zoo.training."""
 
+import functools
 import json
 
 import numpy as np
@@ -10,25 +12,50 @@ import zoo
 from conftest import needs_mnist
 from zoo import registry
 from zoo.errors import ZooError
-from zoo.finetune import fine_tune, sample_labelled
-from zoo.models.classifier import EncoderClassifier
+from zoo.families import classifier as family
+from zoo.families.classifier import EncoderClassifier, sample_labelled
+
+fit = functools.partial(zoo.training.fit, verbose=0)
 
 
 def tiny_ae():
-    return zoo.build("ae_mnist", hidden_units=[16, 8], latent_dim=4)
+    return zoo.create_model("ae_mnist", hidden_units=[16, 8], latent_dim=4)
 
 
 def data(rng, n=64):
     return rng.random((n, 784), dtype=np.float32), np.arange(n) % 10
 
 
+def splits_of(x, y):
+    return {"train": (x, y), "val": (x[:16], y[:16]), "test": (x, y)}
+
+
 def weights_of(layers):
     return [np.array(w) for layer in layers for w in layer.weights]
 
 
+def recipe(**changes):
+    return {"epochs_head": 1, "epochs": 1, "batch_size": 32, "learning_rate": 1e-3, "lr_head": 1e-2, "seed": 0,
+            **changes}
+
+
+def shipped(name):
+    if not (registry.saved_models_dir() / name / registry.MODEL_FILE).is_file():
+        pytest.skip(f"{name} is not shipped")
+    return zoo.load(name)
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    try:
+        return zoo.data.splits("mnist")
+    except zoo.DataUnavailable:
+        pytest.skip("MNIST is not reachable")
+
+
 @pytest.mark.parametrize("freeze, trainable_encoder_layers", [("all", 0), ("none", 3), (1, 2), (2, 1)])
 def test_freeze_modes_set_trainable_weights(freeze, trainable_encoder_layers):
-    clf = zoo.classifier(tiny_ae(), freeze=freeze)
+    clf = zoo.classifier(tiny_ae(), freeze=freeze, head="linear", dropout=0.0)
     enc = clf.encoder_weight_layers()
     assert len(enc) == 3 and clf.freeze == freeze
     assert sum(layer.trainable for layer in enc) == trainable_encoder_layers
@@ -38,7 +65,8 @@ def test_freeze_modes_set_trainable_weights(freeze, trainable_encoder_layers):
 
 def test_frozen_encoder_unchanged_head_changes_after_a_train_step(rng):
     x, y = data(rng)
-    clf = zoo.classifier(tiny_ae(), freeze=1, learning_rate=1e-2)
+    clf = zoo.classifier(tiny_ae(), freeze=1)
+    clf.compile(optimizer=keras.optimizers.Adam(1e-2))
     enc = clf.encoder_weight_layers()
     frozen0, free0, head0 = weights_of(enc[:1]), weights_of(enc[1:]), weights_of([clf.head.get_layer("logits")])
     clf.train_on_batch(x, y)
@@ -47,13 +75,24 @@ def test_frozen_encoder_unchanged_head_changes_after_a_train_step(rng):
     assert all(not np.array_equal(a, b) for a, b in zip(head0, weights_of([clf.head.get_layer("logits")])))
 
 
-def test_fine_tune_trains_head_then_everything(rng):
+def test_fine_tune_hook_trains_head_then_everything(rng):
     x, y = data(rng)
     clf = zoo.classifier(tiny_ae(), freeze="all")
     enc0 = weights_of(clf.encoder_weight_layers())
-    hist = fine_tune(clf, x, y, epochs_head=1, epochs_all=1, batch_size=32, seed=0)
-    assert set(hist) == {"head", "all"} and clf.freeze == "none"
+    history, extra = family.train(clf, splits_of(x, y), recipe(), fit)
+    assert clf.freeze == "none" and len(history["loss"]) == 1 and "val_accuracy" in history
+    assert extra["labelled_examples"] == 64
     assert all(not np.array_equal(a, b) for a, b in zip(enc0, weights_of(clf.encoder_weight_layers())))
+
+
+def test_head_phase_alone_leaves_the_encoder_untouched(rng):
+    x, y = data(rng)
+    clf = zoo.classifier(tiny_ae())
+    enc0 = weights_of(clf.encoder_weight_layers())
+    head0 = weights_of([clf.head.get_layer("logits")])
+    family.train(clf, splits_of(x, y), recipe(epochs=0), fit)
+    assert all(np.array_equal(a, b) for a, b in zip(enc0, weights_of(clf.encoder_weight_layers())))
+    assert all(not np.array_equal(a, b) for a, b in zip(head0, weights_of([clf.head.get_layer("logits")])))
 
 
 def test_fine_tune_is_seeded(rng):
@@ -62,17 +101,53 @@ def test_fine_tune_is_seeded(rng):
     for _ in range(2):
         keras.utils.set_random_seed(1)
         clf = zoo.classifier(tiny_ae(), seed=3)
-        fine_tune(clf, x, y, epochs_head=1, epochs_all=1, batch_size=32, seed=3, shift=2)
+        family.train(clf, splits_of(x, y), recipe(seed=3, shift=2), fit)
         runs.append(clf.predict_proba(x[:8]))
     np.testing.assert_allclose(runs[0], runs[1], atol=1e-6)
 
 
 def test_vae_encoder_uses_the_mean_path(rng):
-    vae = zoo.build("vae_mnist", hidden_units=[16], latent_dim=3)
+    vae = zoo.create_model("vae_mnist", hidden_units=[16], latent_dim=3)
     clf = zoo.classifier(vae)
     x, _ = data(rng, 8)
     assert [layer.name for layer in clf.encoder_weight_layers()] == ["enc_0", "z_mean"]
-    np.testing.assert_allclose(clf.encode(x), np.asarray(vae.encoder(x)[0]), atol=1e-6)
+    np.testing.assert_allclose(clf.encode(x), np.asarray(vae.encoder(x)["code"]), atol=1e-6)
+
+
+def test_classifier_builds_on_the_named_pretrained_encoder():
+    cae = shipped("cae_mnist")
+    clf = zoo.create_model("mnist_classifier", encoder="cae_mnist")
+    assert isinstance(clf, EncoderClassifier) and clf.latent_dim == 500 and clf.freeze == "all"
+    expected = cae.inference_encoder().get_weights()
+    got = clf.encoder.get_weights()
+    assert len(got) == len(expected) == 2
+    for a, b in zip(got, expected):
+        np.testing.assert_array_equal(a, b)
+    # The default preset's encoder is ae_mnist's.
+    default = zoo.create_model("mnist_classifier")
+    for a, b in zip(default.encoder.get_weights(), shipped("ae_mnist").inference_encoder().get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+@needs_mnist
+@pytest.mark.parametrize("name", ["ae_mnist", "dae_mnist", "sparse_ae_mnist", "vae_mnist"])
+def test_inference_encoder_is_the_test_time_encoder(name, mnist):
+    """Noise, dropout and penalties are left out and a VAE keeps its mean path: the plain copy gives the
+    codes encode() gives on real images."""
+    model = shipped(name)
+    x = mnist["test"][0][:256]
+    plain = model.inference_encoder()
+    assert all(type(layer) in (keras.layers.InputLayer, keras.layers.Dense) for layer in plain.layers)
+    np.testing.assert_allclose(np.asarray(plain(x)), model.encode(x), atol=1e-5)
+
+
+def test_conditional_vae_is_refused_as_an_encoder():
+    cvae = zoo.create_model("cvae_mnist", hidden_units=[8], latent_dim=2)
+    with pytest.raises(ZooError, match="conditional VAE needs the label"):
+        zoo.classifier(cvae)
+    if (registry.saved_models_dir() / "cvae_mnist" / registry.MODEL_FILE).is_file():
+        with pytest.raises(ZooError, match="conditional VAE needs the label"):
+            zoo.create_model("mnist_classifier", encoder="cvae_mnist")
 
 
 def test_label_sampler_balanced_and_seed_stable():
@@ -84,27 +159,40 @@ def test_label_sampler_balanced_and_seed_stable():
     assert sorted(counts.tolist()) == [10] * 7 + [11] * 3
     np.testing.assert_array_equal(sample_labelled(y, 100, seed=5), sample_labelled(y, 100, seed=5))
     assert not np.array_equal(sample_labelled(y, 100, seed=0), sample_labelled(y, 100, seed=1))
-    with pytest.raises(ZooError, match="only 500 are available"):
+    with pytest.raises(ZooError, match="at most 500"):
         sample_labelled(y, 501, seed=0)
     with pytest.raises(ZooError, match="only 30 are available"):
         sample_labelled(np.repeat(np.arange(10), [50] * 9 + [30]), 470, seed=0)  # 47 of class 9 wanted
-    with pytest.raises(ZooError, match="positive integer"):
+    with pytest.raises(ZooError, match="integer >= 1"):
         sample_labelled(y, 0)
 
 
 def test_save_load_round_trip_identical(tmp_path, rng):
     x, y = data(rng)
-    clf = zoo.classifier(zoo.build("vae_mnist", hidden_units=[16], latent_dim=3), head="mlp", head_units=8,
+    clf = zoo.classifier(zoo.create_model("vae_mnist", hidden_units=[16], latent_dim=3), head="mlp", head_units=8,
                          dropout=0.2, freeze=1)
-    fine_tune(clf, x, y, epochs_head=1, epochs_all=0, batch_size=32, head_freeze=1)
-    folder = registry.save_model_dir(clf, tmp_path / "clf", card={"name": "clf"})
+    family.train(clf, splits_of(x, y), recipe(epochs=0), fit)
+    clf.set_freeze(1)
+    folder = registry.save_model(clf, tmp_path / "clf", card={"name": "clf"})
     again = keras.saving.load_model(folder / "model.keras", safe_mode=True)
-    same = lambda c: json.loads(json.dumps(c))  # tuples in memory come back as lists
+    same = lambda c: json.loads(json.dumps(c))  # noqa: E731  (tuples in memory come back as lists)
     assert type(again) is EncoderClassifier and same(again.get_config()) == same(clf.get_config())
     np.testing.assert_array_equal(again.predict_proba(x), clf.predict_proba(x))
     assert zoo.load(folder).test_metrics(x, y) == clf.test_metrics(x, y)
     assert again.freeze == 1 and again.count_params_unique() == clf.count_params_unique()
-    assert set(again.pictures(x, y)) == {"confusion.png"} and again.pictures() == {}
+    assert set(family.pictures(again, splits_of(x, y))) == {"confusion.png"} and family.pictures(again, None) == {}
+
+
+def test_test_metrics_are_the_confusion_matrix_by_hand(rng):
+    x, y = data(rng, 50)
+    clf = zoo.classifier(tiny_ae())
+    predicted = np.argmax(np.asarray(clf(x)), axis=1)
+    m = clf.confusion(x, y)
+    expected = np.zeros((10, 10), np.int64)
+    for t, p in zip(y, predicted):
+        expected[t, p] += 1
+    np.testing.assert_array_equal(m, expected)
+    assert clf.test_metrics(x, y)["accuracy"] == pytest.approx(np.mean(predicted == y))
 
 
 def test_litert_export_matches_keras(tmp_path, rng):
@@ -129,31 +217,55 @@ def test_litert_export_matches_keras(tmp_path, rng):
 def test_bad_inputs_raise_zoo_errors(rng):
     with pytest.raises(ZooError, match="unknown model 'ae_mnst'"):
         zoo.classifier("ae_mnst")
-    with pytest.raises(ZooError, match="unknown model"):
-        zoo.classifier("ae_mnst", pretrained=False)
     for bad in ("some", -1, 4, 1.5, True):
         with pytest.raises(ZooError, match="freeze"):
             zoo.classifier(tiny_ae(), freeze=bad)
     with pytest.raises(ZooError, match="head must be"):
         zoo.classifier(tiny_ae(), head="conv")
-    with pytest.raises(ZooError, match="needs labels|2 inputs"):
-        zoo.classifier(zoo.build("cvae_mnist", hidden_units=[8], latent_dim=2))
-    with pytest.raises(ZooError, match="encoder"):
-        zoo.build("mnist_classifier")
+    with pytest.raises(ZooError, match="already a classifier"):
+        zoo.classifier(zoo.classifier(tiny_ae()))
+    with pytest.raises(ZooError, match="built on an encoder"):
+        EncoderClassifier()
     clf = zoo.classifier(tiny_ae())
     x, y = data(rng, 8)
-    with pytest.raises(ZooError, match="labels"):
+    with pytest.raises(ZooError, match="label"):
         clf.test_metrics(x, y[:4])
-    with pytest.raises(ZooError, match="labels"):
-        fine_tune(clf, x, y.astype(np.float32), epochs_head=1, epochs_all=0)
+    with pytest.raises(ZooError, match="label"):
+        clf.test_metrics(x, y + 10)
+
+
+# -- end to end -----------------------------------------------------------------------------------------------------
+@needs_mnist
+def test_fine_tuning_on_100_labels_runs_end_to_end_and_beats_the_untrained_head(tmp_path, mnist):
+    shipped("ae_mnist")
+    x, y = mnist["test"]
+    untrained = zoo.create_model("mnist_classifier").test_metrics(x, y)["accuracy"]
+    model, card, folder = zoo.training.train(
+        "mnist_classifier", out=tmp_path / "clf", verbose=0,
+        recipe_changes={"labels": 100, "epochs": 1, "epochs_head": 1})
+    assert folder == tmp_path / "clf" and (folder / "card.json").is_file() and (folder / "preview.png").is_file()
+    assert card["labelled_examples"] == 100 and card["requires"] == {"encoder": "ae_mnist"}
+    # What the user set stays; the rest of the few-label recipe applies (batch 32, no shifts).
+    used = card["fine_tuning"]
+    assert (used["epochs"], used["epochs_head"], used["batch_size"], used["shift"]) == (1, 1, 32, 0)
+    assert card["training"]["epochs"] == 1 and card["training"]["command"] == "zoo train mnist_classifier"
+    accuracy = model.test_metrics(x, y)["accuracy"]
+    assert card["metrics"]["accuracy"] == pytest.approx(accuracy, abs=1e-4)
+    # An untrained head is near chance; two short epochs on 100 labels of good codes are far above it.
+    assert untrained < 0.3 and accuracy > untrained + 0.2, (untrained, accuracy)
+    np.testing.assert_array_equal(zoo.load(folder).predict_proba(x[:32]), model.predict_proba(x[:32]))
 
 
 @needs_mnist
-def test_cli_refuses_too_many_labels(capsys):
+def test_cli_refuses_too_many_labels(capsys, tmp_path, monkeypatch):
     from zoo.__main__ import main
 
-    assert main(["finetune", "ae_mnist", "--labels", "20000", "--out", "/nonexistent/x"]) == 1
-    assert "only 15000 are available" in capsys.readouterr().err
+    shipped("ae_mnist")
+    monkeypatch.setenv("ZOO_RUNS_DIR", str(tmp_path))  # a failed run must leave nothing in the repository
+    assert main(["finetune", "ae_mnist", "--labels", "20000", "--out", str(tmp_path / "x")]) == 1
+    assert "at most 15,000" in capsys.readouterr().err
     assert main(["finetune", "ae_mnst", "--labels", "10"]) == 1
     assert "unknown model" in capsys.readouterr().err
-    assert main(["finetune", "ae_mnist", "--labels", "ten"]) == 1
+    with pytest.raises(SystemExit) as e:
+        main(["finetune", "ae_mnist", "--labels", "ten"])
+    assert e.value.code == 2 and "expected an integer" in capsys.readouterr().err

@@ -1,89 +1,159 @@
+"""The command line as a user meets it: one line and exit 1 for a mistake (2 for usage), a traceback only with
+--debug, a quiet end when the reader of its output leaves, and shipped weights replaced only by --publish."""
+
+import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
-from zoo.__main__ import main
-from conftest import ROOT, needs_mnist
+import zoo
+from zoo import registry
+from zoo.cli import main
+from conftest import HELPERS, ROOT, needs_mnist, run_zoo, user_lines, zoo_env
+
+COMMANDS = ["list", "info", "train", "finetune", "evaluate", "sample", "pictures", "demo"]
+TINY_SET = ["--set", "hidden_units=[8]", "--set", "latent_dim=2"]
 
 
-def run(*args):
-    """The CLI as a user runs it: a subprocess, its exit code and both streams."""
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    p = subprocess.run([sys.executable, "-m", "zoo", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                       timeout=300)
-    return p.returncode, p.stdout, p.stderr
+# -- in a real process ----------------------------------------------------------------------------------------------
+def test_a_mistake_is_one_line_and_exit_1_and_debug_shows_the_traceback():
+    code, out, err = run_zoo("info", "ae_mnsit")
+    assert code == 1 and out == ""
+    lines = user_lines(err)
+    assert len(lines) == 1 and lines[0].startswith("zoo info: error: unknown model 'ae_mnsit'; did you mean ae_mnist")
+    assert lines[0].endswith("(known: " + ", ".join(zoo.list_models()) + ")")
+    code, out, err = run_zoo("--debug", "info", "ae_mnsit")
+    assert code == 1 and "Traceback (most recent call last)" in err
+    assert user_lines(err)[-1].startswith("zoo.errors.ZooError: unknown model 'ae_mnsit'")
 
 
-def test_list_and_unknown_name_exit_codes():
-    code, out, err = run("list")
-    assert code == 0 and "ae_mnist" in out and "linear_ae_mnist" in out
-    code, out, err = run("info", "ae_mnsit")
-    assert code == 1
-    lines = [l for l in err.splitlines() if l.strip() and not l.startswith(("I0000", "WARNING: All"))]
-    assert lines == [lines[0]] and "did you mean ae_mnist" in lines[0] and "Traceback" not in err
-
-
-def test_usage_errors_exit_2(capsys):
-    with pytest.raises(SystemExit) as e:
-        main(["train", "ae_mnist", "--epochs", "0"])
-    assert e.value.code == 2 and "expected a positive integer, got 0" in capsys.readouterr().err
-    with pytest.raises(SystemExit) as e:
-        main(["frobnicate"])
-    assert e.value.code == 2
-
-
-def test_help_on_every_command(capsys):
-    for cmd in ["list", "info", "train", "evaluate", "reconstruct", "sample", "features", "pictures", "demo"]:
-        with pytest.raises(SystemExit) as e:
-            main([cmd, "--help"])
-        assert e.value.code == 0
-        assert "usage: python -m zoo " + cmd in capsys.readouterr().out
-
-
-def test_info_prints_the_card(capsys):
-    assert main(["info", "ae_mnist"]) == 0
-    info = json.loads(capsys.readouterr().out)
-    assert info["family"] == "autoencoder" and info["pretrained"] is True
-    assert info["card"]["training"]["command"].startswith("python -m zoo train ae_mnist")
-
-
-def test_sample_refuses_a_non_generative_model(capsys):
-    assert main(["sample", "ae_mnist", "--out", "never.png"]) == 1
-    assert "not generative" in capsys.readouterr().err
-
-
-@needs_mnist
-def test_evaluate_reconstruct_and_features(tmp_path, capsys):
-    assert main(["evaluate", "ae_mnist", "--limit", "100"]) == 0
-    metrics = json.loads(capsys.readouterr().out)
-    assert metrics["examples"] == 100 and 0 < metrics["squared_error_per_image"] < 20
-    png = tmp_path / "rec.png"
-    assert main(["reconstruct", "ae_mnist", "--out", str(png), "-n", "5"]) == 0
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    feat = tmp_path / "features.png"
-    assert main(["features", "ae_mnist", "--out", str(feat), "-n", "16"]) == 0
-    assert feat.stat().st_size > 100
-
-
-@needs_mnist
-def test_train_writes_a_loadable_folder_with_card(tmp_path):
-    out = tmp_path / "tiny"
-    code, stdout, err = run("train", "ae_mnist", "--epochs", "1", "--batch-size", "256", "--out", str(out),
-                            "--set", "hidden_units=[16]", "--set", "latent_dim=2", "--verbose", "0")
-    assert code == 0, err
-    card = json.loads((out / "card.json").read_text())
-    assert card["config"]["latent_dim"] == 2 and card["training"]["epochs"] == 1
-    assert "--set 'hidden_units=[16]'" in card["training"]["command"]
-    assert (out / "preview.png").is_file() and (out / "model.keras").is_file()
-    assert not any(p.name.startswith(".tiny") for p in tmp_path.iterdir())
+def test_a_reader_that_leaves_early_ends_the_command_quietly():
+    # 400 extra presets make `zoo list` longer than a pipe buffer, so the write that meets the closed pipe
+    # happens inside the command, not only at the final flush.
+    env = zoo_env(ZOO_FAMILIES="filler_family", PYTHONPATH=os.pathsep.join([str(HELPERS), str(ROOT)]))
+    p = subprocess.Popen([sys.executable, "-m", "zoo", "list"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    p.stdout.close()   # like `| head -0`: gone before the first line
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=120) == 0 and user_lines(err) == [], err
+    # and the real pipeline: `zoo list | head -1`
+    p = subprocess.run(f"{sys.executable} -m zoo list | head -1", shell=True, cwd=ROOT, env=env, capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 0 and p.stdout.split()[0] == zoo.list_models()[0] and p.stdout.count("\n") == 1
+    assert user_lines(p.stderr) == [], p.stderr
 
 
 def test_missing_data_is_one_line(tmp_path):
-    env_dir = tmp_path / "empty"
-    env_dir.mkdir()
-    p = subprocess.run([sys.executable, "-m", "zoo", "evaluate", "ae_mnist"], cwd=ROOT, capture_output=True,
-                       text=True, env=dict(os.environ, ZOO_DATA_DIR=str(env_dir), TF_CPP_MIN_LOG_LEVEL="3"))
-    assert p.returncode == 1 and str(env_dir / "mnist.npz") in p.stderr and "Traceback" not in p.stderr
+    code, _, err = run_zoo("evaluate", "ae_mnist", ZOO_DATA_DIR=tmp_path)
+    assert code == 1 and user_lines(err) == [f"zoo evaluate: error: ZOO_DATA_DIR is set but {tmp_path / 'mnist.npz'} "
+                                             "does not exist"]
+
+
+# -- in process -------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_on_every_command(command, capsys):
+    with pytest.raises(SystemExit) as e:
+        main([command, "--help"])
+    assert e.value.code == 0 and capsys.readouterr().out.startswith(f"usage: zoo {command}")
+
+
+def test_list_marks_what_is_pretrained(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("ZOO_MODELS_DIR", str(tmp_path))
+    shutil.copytree(registry.repo_dir() / "saved_models" / "vae_mnist", tmp_path / "vae_mnist")
+    assert main(["list", "*vae*"]) == 0
+    rows = {line.split()[0]: line.split()[2] for line in capsys.readouterr().out.splitlines()}
+    assert rows == {"cvae_mnist": "untrained", "vae2d_mnist": "untrained", "vae_mnist": "pretrained"}
+
+
+def test_info_prints_the_preset_and_the_card(capsys):
+    assert main(["info", "ae_mnist"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["family"] == "autoencoder" and info["pretrained"] is True
+    assert info["card"] == zoo.model_card("ae_mnist") and info["config"] == registry.preset("ae_mnist")["config"]
+
+
+@needs_mnist
+def test_evaluate_prints_the_figures_a_numpy_computation_gives(capsys):
+    assert main(["evaluate", "ae_mnist", "--limit", "100"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    x = zoo.data.splits("mnist", validation=0)["test"][0][:100].astype(np.float64)
+    recon = zoo.load("ae_mnist").reconstruct(x.astype(np.float32)).astype(np.float64)
+    assert metrics["examples"] == 100 and metrics["split"] == "test"
+    assert metrics["squared_error_per_image"] == pytest.approx(np.sum((recon - x) ** 2, axis=1).mean(), rel=1e-4)
+
+
+def test_sample_writes_a_png(tmp_path, capsys):
+    png = tmp_path / "s.png"
+    assert main(["sample", "cvae_mnist", "--out", str(png), "--labels", "3,1,4", "--seed", "2"]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert capsys.readouterr().out.strip() == f"wrote {png}: 3 samples from cvae_mnist"
+
+
+def test_set_name_is_refused_and_writes_nothing(zoo_dirs, capsys):
+    # The decision: a trained model keeps its preset's name (its card, `zoo evaluate` and --publish find it by
+    # that name); --out chooses where it goes.
+    runs, _ = zoo_dirs
+    assert main(["train", "ae_mnist", "--set", "name=x", *TINY_SET, "--epochs", "1"]) == 1
+    assert "choose the folder it is written to with --out" in capsys.readouterr().err
+    assert not runs.exists()
+
+
+def _digests(folder):
+    return {p.relative_to(folder): hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()}
+
+
+@needs_mnist
+def test_training_writes_runs_and_only_publish_replaces_shipped_weights(zoo_dirs, small_data_dir, monkeypatch, capsys):
+    runs, models = zoo_dirs
+    monkeypatch.setenv("ZOO_DATA_DIR", str(small_data_dir))
+    shipped = models / "ae_mnist"
+    shutil.copytree(registry.repo_dir() / "saved_models" / "ae_mnist", shipped)
+    (shipped / "exports").mkdir(exist_ok=True)
+    (shipped / "exports" / "old.tflite").write_bytes(b"made from the old weights")
+    before = _digests(shipped)
+    old_metrics = json.loads((shipped / "card.json").read_text())["metrics"]
+    args = ["train", "ae_mnist", *TINY_SET, "--epochs", "1", "--batch-size", "256", "--verbose", "0"]
+
+    previous = os.umask(0o022)
+    try:
+        assert main(args) == 0
+    finally:
+        os.umask(previous)
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["saved"] == str(runs / "ae_mnist") and printed["published"] is False
+    assert _digests(shipped) == before
+    run = runs / "ae_mnist"
+    assert zoo.load(run).latent_dim == 2 and sorted(p.name for p in run.iterdir()) == ["card.json", "model.keras",
+                                                                                    "preview.png"]
+    assert json.loads((run / "card.json").read_text())["training"]["epochs"] == 1
+    # Ordinary permissions under umask 022: a folder others can read, files others can read.
+    assert run.stat().st_mode & 0o777 == 0o755
+    assert {p.name: p.stat().st_mode & 0o777 for p in run.iterdir()} == dict.fromkeys(
+        ["card.json", "model.keras", "preview.png"], 0o644)
+
+    assert main([*args, "--publish"]) == 0
+    err = capsys.readouterr().err
+    assert f"published {run} to {shipped}; it replaced a model whose test metrics were: {old_metrics}" in err
+    assert zoo.load("ae_mnist").latent_dim == 2
+    assert sorted(p.name for p in shipped.iterdir()) == ["card.json", "model.keras", "preview.png"]   # old exports gone
+    assert zoo.model_card("ae_mnist") == json.loads((run / "card.json").read_text())
+
+
+@needs_mnist
+def test_finetune_with_twelve_labels(zoo_dirs, small_data_dir, monkeypatch, capsys):
+    runs, models = zoo_dirs
+    monkeypatch.setenv("ZOO_DATA_DIR", str(small_data_dir))
+    encoder = registry.save_model(zoo.create_model("ae_mnist", **{"hidden_units": [8], "latent_dim": 2}),
+                                  models / "ae_mnist", card={"name": "ae_mnist"})
+    assert main(["finetune", str(encoder), "--labels", "12", "--epochs", "1", "--head-epochs", "1", "--verbose", "0"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["labelled_examples"] == 12 and printed["saved"] == str(runs / "ae_mnist_classifier_12")
+    card = zoo.model_card(printed["saved"])
+    # 12 labels over 10 classes: one of each, and two of two classes
+    assert card["labelled_examples"] == 12 and card["fine_tuning"]["labels"] == 12
+    assert 0 <= card["metrics"]["accuracy"] <= 1

@@ -1,75 +1,120 @@
-"""The training tricks a user expects, each a flag: learning-rate schedule, early stopping on the
-validation loss (a VAE's validation negative ELBO), KL warm-up and free bits."""
+"""The training options a user expects, each checked against what it promises: a cosine schedule, early stopping
+on the validation loss (a VAE's validation negative ELBO) that keeps the best weights, KL warm-up, seeded runs,
+and the CLI flags reaching the model and its card."""
 
 import json
-import os
-import subprocess
-import sys
+import math
 
+import keras
 import numpy as np
 import pytest
 
 import zoo
-from zoo.errors import ZooError
-from zoo.train import fit
-from conftest import ROOT, needs_mnist
+from zoo import training
+from zoo.cli import main
+from conftest import needs_mnist
 
 
-def _splits(rng, n=256):
-    x = (rng.random((n, 784)) < 0.3).astype(np.float32)
-    return {"train": (x, np.zeros(n)), "val": (x[:64], np.zeros(64))}
+def _images(rng, n=256):
+    return (rng.random((n, 784)) < 0.3).astype(np.float32)
 
 
-def test_cosine_schedule_decays_the_rate_to_zero(rng):
-    m = zoo.build("ae_mnist", hidden_units=[8], latent_dim=2)
-    fit(m, _splits(rng), epochs=2, batch_size=64, learning_rate=1e-2, verbose=0, lr_schedule="cosine")
-    assert float(m.optimizer.learning_rate) == pytest.approx(0.0, abs=1e-6)
-    m2 = zoo.build("ae_mnist", hidden_units=[8], latent_dim=2)
-    fit(m2, _splits(rng), epochs=2, batch_size=64, learning_rate=1e-2, verbose=0)
-    assert float(m2.optimizer.learning_rate) == pytest.approx(1e-2)
+class Record(keras.callbacks.Callback):
+    """What the optimizer and the model hold after every batch and every epoch."""
+
+    def __init__(self):
+        super().__init__()
+        self.rates, self.betas, self.epoch_weights = [], [], []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.rates.append(float(self.model.optimizer.learning_rate))
+
+    def on_train_batch_end(self, batch, logs=None):
+        if hasattr(self.model, "kl_beta"):
+            self.betas.append(float(self.model.kl_beta))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch_weights.append(self.model.get_weights())
 
 
-def test_early_stopping_stops_when_validation_loss_stalls(rng):
-    # A deterministic autoencoder with a zero learning rate never improves: patience 1 ends the run after
-    # two epochs of ten, and the weights kept are the best (here: the initial) ones.
-    m = zoo.build("ae_mnist", hidden_units=[16], latent_dim=2)
-    before = [np.asarray(w).copy() for w in m.weights]
-    history = fit(m, _splits(rng), epochs=10, batch_size=64, learning_rate=0.0, verbose=0, early_stopping=1)
-    assert len(history.history["val_loss"]) == 2
-    for a, b in zip(before, m.weights):
-        np.testing.assert_array_equal(a, np.asarray(b))
+def test_the_cosine_schedule_follows_its_formula_down_to_zero(rng):
+    m = zoo.create_model("ae_mnist", hidden_units=[8], latent_dim=2)
+    rec = Record()
+    training.fit(m, _images(rng), epochs=2, batch_size=64, learning_rate=1e-2, verbose=0, lr_schedule="cosine",
+                 callbacks=[rec])
+    total = 2 * 256 // 64
+    expected = [0.5 * 1e-2 * (1 + math.cos(math.pi * k / total)) for k in range(total)]
+    np.testing.assert_allclose(rec.rates, expected, rtol=1e-5, atol=1e-9)
+    assert float(m.optimizer.learning_rate) == pytest.approx(0.0, abs=1e-9)
+
+    constant = Record()
+    training.fit(zoo.create_model("ae_mnist", hidden_units=[8], latent_dim=2), _images(rng), epochs=2, batch_size=64,
+                 learning_rate=1e-2, verbose=0, callbacks=[constant])
+    assert constant.rates == pytest.approx([1e-2] * total)
 
 
-def test_a_vae_stops_on_its_validation_negative_elbo(rng):
-    m = zoo.build("vae_mnist", hidden_units=[16], latent_dim=2)
-    history = fit(m, _splits(rng), epochs=2, batch_size=64, verbose=0, early_stopping=5)
-    h = history.history
-    # val_loss, what early stopping monitors, is the validation negative ELBO: reconstruction plus KL.
+def test_early_stopping_stops_when_the_validation_loss_rises_and_keeps_the_best_weights():
+    # Trained on blank images and validated on full ones: the better the model copies blanks, the worse its
+    # validation loss, so the best epoch is the first, and patience 1 ends the run after the second.
+    x_train, x_val = np.zeros((256, 784), np.float32), np.ones((64, 784), np.float32)
+    m = zoo.create_model("ae_mnist", hidden_units=[8], latent_dim=2)
+    rec = Record()
+    history = training.fit(m, x_train, x_val, epochs=10, batch_size=64, learning_rate=1e-2, verbose=0,
+                           early_stopping=1, callbacks=[rec])
+    assert len(history["val_loss"]) == 2 and history["val_loss"][1] > history["val_loss"][0]
+    for best, final in zip(rec.epoch_weights[0], m.get_weights()):
+        assert np.array_equal(best, final)
+    assert not all(np.array_equal(a, b) for a, b in zip(rec.epoch_weights[1], m.get_weights()))
+
+
+def test_a_vae_monitors_its_validation_negative_elbo(rng):
+    m = zoo.create_model("vae_mnist", hidden_units=[16], latent_dim=2)
+    x = _images(rng)
+    h = training.fit(m, x, x[:64], epochs=2, batch_size=64, verbose=0, early_stopping=5)
+    # val_loss, what early stopping monitors, is the validation negative ELBO: reconstruction plus KL (rounded
+    # to 6 decimals in the history), and the training loss is the true negative ELBO too.
     np.testing.assert_allclose(h["val_loss"], np.add(h["val_reconstruction"], h["val_kl"]), rtol=1e-5)
+    np.testing.assert_allclose(h["loss"], np.add(h["reconstruction"], h["kl"]), rtol=1e-5)
 
 
-def test_bad_training_options_are_refused(rng):
-    m = zoo.build("ae_mnist", hidden_units=[8], latent_dim=2)
-    with pytest.raises(ZooError, match="unknown lr_schedule 'step'"):
-        fit(m, _splits(rng), epochs=1, batch_size=64, verbose=0, lr_schedule="step")
-    with pytest.raises(ZooError, match="early_stopping must be a positive integer"):
-        fit(m, _splits(rng), epochs=1, batch_size=64, verbose=0, early_stopping=0)
-    s = _splits(rng)
-    s["val"] = (s["val"][0][:0], np.zeros(0))
-    with pytest.raises(ZooError, match="needs a validation split"):
-        fit(m, s, epochs=1, batch_size=64, verbose=0, early_stopping=2)
+def test_kl_warmup_ramps_beta_linearly_over_its_epochs(rng):
+    m = zoo.create_model("vae_mnist", hidden_units=[16], latent_dim=2, kl_warmup_epochs=2)
+    rec = Record()
+    training.fit(m, _images(rng), epochs=3, batch_size=64, verbose=0, callbacks=[rec])
+    steps = 256 // 64
+    expected = [min(1.0, (e + b / steps) / 2) for e in range(3) for b in range(steps)]
+    np.testing.assert_allclose(rec.betas, expected, rtol=1e-6)
+    assert float(m.kl_beta) == 1.0   # evaluation and sampling use the true ELBO
+
+
+def test_the_same_seed_trains_the_same_weights_and_another_seed_other_weights(rng):
+    x = _images(rng)
+
+    def run(seed):
+        keras.utils.set_random_seed(0)   # the same initial weights; `seed` keys the input order
+        m = zoo.create_model("ae_mnist", hidden_units=[8], latent_dim=2)
+        training.fit(m, x, epochs=2, batch_size=32, seed=seed, verbose=0)
+        return m.get_weights()
+
+    a, b, c = run(1), run(1), run(2)
+    assert all(np.array_equal(u, v) for u, v in zip(a, b))
+    assert not all(np.array_equal(u, v) for u, v in zip(a, c))
 
 
 @needs_mnist
-def test_cli_flags_reach_the_model_and_the_card(tmp_path):
-    out = tmp_path / "vae"
-    p = subprocess.run([sys.executable, "-m", "zoo", "train", "vae_mnist", "--epochs", "2", "--batch-size", "512",
-                        "--set", "hidden_units=[32]", "--set", "latent_dim=4", "--lr-schedule", "cosine",
-                        "--early-stopping", "3", "--kl-warmup-epochs", "1", "--free-bits", "0.25", "--verbose", "0",
-                        "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
-    assert p.returncode == 0, p.stderr[-2000:]
-    card = json.loads((out / "card.json").read_text())
-    assert card["training"]["lr_schedule"] == "cosine" and card["training"]["early_stopping"] == 3
+def test_cli_flags_reach_the_model_and_the_card(zoo_dirs, small_data_dir, monkeypatch, capsys):
+    runs, _ = zoo_dirs
+    monkeypatch.setenv("ZOO_DATA_DIR", str(small_data_dir))
+    assert main(["train", "vae_mnist", "--epochs", "2", "--batch-size", "256", "--learning-rate", "0.002",
+                 "--seed", "7", "--set", "hidden_units=[16]", "--set", "latent_dim=2", "--lr-schedule", "cosine",
+                 "--early-stopping", "3", "--set", "kl_warmup_epochs=1", "--set", "free_bits=0.25",
+                 "--verbose", "0"]) == 0
+    card = json.loads((runs / "vae_mnist" / "card.json").read_text())
+    t = card["training"]
+    assert (t["lr_schedule"], t["early_stopping"], t["learning_rate"], t["seed"], t["batch_size"], t["epochs"]) == \
+        ("cosine", 3, 0.002, 7, 256, 2)
+    assert sorted(t["user_set"]) == sorted(["batch_size", "early_stopping", "epochs", "learning_rate", "lr_schedule",
+                                            "seed"])
     assert card["config"]["kl_warmup_epochs"] == 1 and card["config"]["free_bits"] == 0.25
-    assert "nll_iwae" in card["metrics"]
+    assert card["config"]["hidden_units"] == [16] and zoo.load(runs / "vae_mnist").free_bits == 0.25
+    assert card["data"]["test_examples"] == 200 and card["metrics"]["num_samples"] == 1000

@@ -26,6 +26,11 @@ def _int_in(lo, hi):
     return parse
 
 
+def _labels_arg(text):
+    """--labels: 'all' (None) or a count of labelled images."""
+    return None if text.lower() == "all" else _int_in(1, 1_000_000)(text)
+
+
 def _positive_float(text):
     try:
         value = float(text)
@@ -94,13 +99,24 @@ def cmd_info(args):
 
 
 def _overrides(items):
+    import inspect
+
+    from zoo import training
     from zoo.errors import ZooError
 
+    # Keys train() takes itself would collide with its keywords (a TypeError); each has its own flag.
+    reserved = set(inspect.signature(training.train).parameters) - {"overrides"}
     overrides = {}
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ZooError(f"--set expects KEY=VALUE, got {item!r}")
+        if key == "name":
+            raise ZooError("--set name=...: a trained model keeps its preset's name (its card and `zoo evaluate` "
+                           "rely on it); choose the folder it is written to with --out")
+        if key in reserved:
+            raise ZooError(f"--set {key}=...: {key} is a training option, not a model config value; "
+                           "see the command's --help for its flag")
         try:
             overrides[key] = json.loads(value)
         except json.JSONDecodeError:
@@ -127,7 +143,7 @@ def cmd_train(args):
 def cmd_finetune(args):
     from zoo import training
 
-    labels = None if str(args.labels).lower() == "all" else _int_in(1, 1_000_000)(args.labels)
+    labels = args.labels
     name = args.preset
     out = args.out or (None if args.encoder is None else
                        str(__import__("zoo").registry.runs_dir() / f"{Path(args.encoder).name}_classifier_{labels or 'all'}"))
@@ -140,7 +156,7 @@ def cmd_finetune(args):
         name, out=out and _out_folder(out), publish=args.publish, restart=args.restart, command=training.command_line(),
         verbose=args.verbose, strategy=args.strategy, epochs=args.epochs, seed=args.seed,
         recipe_changes={k: v for k, v in dict(labels=labels, epochs_head=args.head_epochs, shift=args.shift).items()
-                        if v is not None}, **overrides, **_overrides(args.set))
+                        if v is not None}, **{**_overrides(args.set), **overrides})
     if card is not None:
         print(json.dumps({"saved": str(out), "labelled_examples": card.get("labelled_examples"),
                           "metrics": card["metrics"], "seconds": card["training"]["seconds"]}, indent=2))
@@ -273,7 +289,7 @@ def build_parser():
                                    "with the encoder frozen, then everything at a lower rate.")
     p.add_argument("encoder", nargs="?", help="a registered autoencoder with pretrained weights, or a folder")
     p.add_argument("--preset", default="mnist_classifier", help="the classifier preset (default mnist_classifier)")
-    p.add_argument("--labels", default="all", help="number of labelled training images, or 'all'")
+    p.add_argument("--labels", default=None, type=_labels_arg, help="number of labelled training images, or 'all'")
     p.add_argument("--epochs", type=_int_in(1, 100_000), help="end-to-end epochs")
     p.add_argument("--head-epochs", type=_int_in(0, 100_000), help="head-only epochs")
     p.add_argument("--shift", type=_int_in(0, 13), help="random shifts of up to this many pixels")
@@ -319,6 +335,8 @@ def main(argv=None):
 
         try:
             args.func(args)
+        except BrokenPipeError:
+            raise  # the reader left: handled below, not a user's error
         except (ZooError, ValueError, OSError) as e:
             if debug:
                 raise

@@ -224,6 +224,8 @@ ALLOWED_KERAS_CLASSES = frozenset({
     "Orthogonal", "Constant", "SparseCategoricalCrossentropy", "SparseCategoricalAccuracy",
     "CategoricalCrossentropy", "BinaryCrossentropy", "MeanSquaredError", "Mean",
 })
+# Entries of a functional model's graph that name no class (a tensor reference, a tuple of arguments).
+KERAS_MARKERS = frozenset({"__keras_tensor__", "__tuple__"})
 ALLOWED_FUNCTIONS = frozenset({"relu", "sigmoid", "tanh", "softmax", "linear", "elu", "selu", "gelu",
                                "softplus", "leaky_relu", "silu", "swish", "exponential", "hard_sigmoid"})
 
@@ -234,7 +236,9 @@ def check_allowed(config, path, zoo_classes):
         cls = config.get("class_name")
         module = config.get("module")
         registered = config.get("registered_name")
-        if isinstance(cls, str) and ("module" in config or "registered_name" in config):
+        # Keras resolves a bare {"class_name", "config"} without a module too, so that counts as an object.
+        if isinstance(cls, str) and ("module" in config or "registered_name" in config or "config" in config) \
+                and cls not in KERAS_MARKERS:
             if cls == "function" or registered == "function":
                 name = config.get("config")
                 if not (isinstance(module, str) and module.startswith("keras") and name in ALLOWED_FUNCTIONS):
@@ -243,6 +247,14 @@ def check_allowed(config, path, zoo_classes):
             elif isinstance(registered, str) and registered.startswith("zoo>"):
                 if registered not in zoo_classes:
                     raise ZooError(f"{path} names {registered!r}, which is not a registered zoo class")
+                import keras
+
+                # exact: the registered name, class and module of one zoo class, never a mix. The module is the
+                # registered class's own, which for a family added through $ZOO_FAMILIES lies outside zoo.
+                home = getattr(keras.saving.get_registered_object(registered), "__module__", None)
+                if registered != f"zoo>{cls}" or module != home:
+                    raise ZooError(f"{path} names {registered!r} as class {cls!r} from module {module!r}; "
+                                   "refused")
             elif module is None or not (module == "keras" or module.startswith("keras.")) \
                     or cls not in ALLOWED_KERAS_CLASSES:
                 raise ZooError(f"{path} names class {cls!r} from module {module!r}, which is not on the "
@@ -302,6 +314,9 @@ def load_model_file(path, zoo_classes, parameter_count=None):
             n = parameter_count(config)
         except ZooError as e:
             raise ZooError(f"{path}: {e}") from None
+        except (TypeError, ValueError, OverflowError, AttributeError) as e:
+            # sizes of the wrong type (hidden_units: 5, latent_dim: "x", input_dim: 1e400)
+            raise ZooError(f"{path}: its config is malformed ({type(e).__name__}: {e}); refused") from None
         if n is not None and n > MAX_PARAMETERS:
             raise ZooError(f"{path}: its config implies {n:,} parameters, above the limit of "
                            f"{MAX_PARAMETERS:,}; refused before allocating anything")

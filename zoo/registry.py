@@ -139,6 +139,8 @@ def model_path(name_or_path):
         if not path.is_file():
             raise ZooError(f"{path} does not exist")
         return path
+    if not path.exists() and os.sep in text:
+        io.recover(path)  # a folder whose swap was interrupted between its two renames comes back
     if path.is_dir():
         return path / MODEL_FILE
     if text in PRESETS:

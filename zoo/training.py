@@ -15,6 +15,7 @@ command resumes where it was killed and ends with bit-identical weights; a diffe
 with a message naming the backup and --restart.
 """
 
+import hashlib
 import json
 import math
 import os
@@ -229,9 +230,22 @@ def recipe_of(name, **changes):
     return recipe
 
 
-def _identity(name, recipe, overrides, data_name):
-    return json.loads(json.dumps({"model": name, "overrides": overrides, "recipe": recipe, "data": data_name},
+def _identity(name, recipe, overrides, data_name, data=None):
+    return json.loads(json.dumps({"model": name, "overrides": overrides, "recipe": recipe, "data": data_name,
+                                  "data_sha256": data_fingerprint(data) if data is not None else None},
                                  default=str, sort_keys=True))
+
+
+def data_fingerprint(data):
+    """sha256 of every split's arrays: the data's identity, so a resume on another copy of "mnist" (another
+    ZOO_DATA_DIR) is refused rather than mixed in."""
+    h = hashlib.sha256()
+    for split in sorted(data):
+        for array in data[split]:
+            a = np.ascontiguousarray(array)
+            h.update(f"{split}{a.dtype}{a.shape}".encode())
+            h.update(a.data)
+    return h.hexdigest()
 
 
 def _prepare_work_dir(work_dir, identity, restart):
@@ -267,8 +281,10 @@ def train(name, *, out=None, publish=False, restart=False, command=None, verbose
     replaces saved_models/NAME. Returns (model, card, folder)."""
     p = registry.preset(name)
     family = registry.family(name)
-    recipe = recipe_of(name, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed,
-                       lr_schedule=lr_schedule, early_stopping=early_stopping, **(recipe_changes or {}))
+    # recipe_changes may name a recipe key that is also a keyword here (epochs, ...); a keyword set wins.
+    keywords = dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed,
+                    lr_schedule=lr_schedule, early_stopping=early_stopping)
+    recipe = recipe_of(name, **{**(recipe_changes or {}), **{k: v for k, v in keywords.items() if v is not None}})
     out = Path(out) if out else registry.runs_dir() / name
     if out.exists() and not out.is_dir():
         raise ZooError(f"--out {out} is a file; expected a folder to write the model into")
@@ -284,7 +300,7 @@ def train(name, *, out=None, publish=False, restart=False, command=None, verbose
     with strategy.scope():
         model = registry.create_model(name, **overrides)
     # Only now, with the config and the data known to be good: a mistyped --set leaves no backup behind.
-    work_dir = _prepare_work_dir(out.parent / f".{out.name}.work", _identity(name, recipe, overrides, p["data"]),
+    work_dir = _prepare_work_dir(out.parent / f".{out.name}.work", _identity(name, recipe, overrides, p["data"], data),
                                  restart)
     preview = registry.hook(family, "preview")
     callbacks = [PreviewEachEpoch(lambda m: preview(m, data), work_dir / "preview.png")] if preview and is_chief(strategy) else []
@@ -361,7 +377,8 @@ def publish_run(name, run_folder):
             before = "unreadable card"
     files = {item.name: (lambda path, item=item: (shutil.copytree if item.is_dir() else shutil.copy2)(item, path))
              for item in run_folder.iterdir()}
-    io.write_dir_atomic(target, files)
+    # Replaced whole: the old folder's exports were made from the old weights and would contradict the new ones.
+    io.write_dir_atomic(target, files, keep_existing=False)
     print(f"published {run_folder} to {target}; it replaced a model whose test metrics were: {before}",
           file=sys.stderr)
     return target

@@ -1,8 +1,8 @@
-"""Train a tiny autoencoder for a few steps under a chosen strategy and save its weights as .npz.
+"""Train a tiny model for a few steps under a chosen strategy and save its weights as .npz (the chief only).
 
     python tests/helpers/distributed_run.py default OUT.npz
-    python tests/helpers/distributed_run.py mirrored2 OUT.npz     # MirroredStrategy over 2 logical CPUs
-    python tests/helpers/distributed_run.py mirrored2 OUT.npz finetune   # zoo.train.fine_tune instead
+    python tests/helpers/distributed_run.py mirrored2 OUT.npz            # MirroredStrategy over 2 logical CPUs
+    python tests/helpers/distributed_run.py mirrored2 OUT.npz finetune   # a classifier's two phases instead
     TF_CONFIG=... python tests/helpers/distributed_run.py multiworker OUT.npz
 
 Every mode sees the same synthetic data, seed and global batch, so the weights must agree.
@@ -14,10 +14,11 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-import numpy as np
-import tensorflow as tf
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
 mode, out = sys.argv[1], sys.argv[2]
+task = sys.argv[3] if len(sys.argv) > 3 else "autoencoder"
 if mode == "mirrored2":
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
@@ -25,31 +26,38 @@ if mode == "mirrored2":
 import keras  # noqa: E402
 
 import zoo  # noqa: E402
-from zoo.train import fit, is_chief, make_strategy  # noqa: E402
+from zoo import training  # noqa: E402
 
-keras.config.disable_traceback_filtering()
-tf.config.experimental.enable_op_determinism()
-strategy = {"default": "default", "mirrored2": "mirrored", "multiworker": "multiworker"}[mode]
-strategy = make_strategy(strategy)
+# The multi-worker strategy must exist before any other TensorFlow op runs.
 if mode == "mirrored2":
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+else:
+    strategy = training.make_strategy({"default": "default", "multiworker": "multiworker"}[mode])
+tf.config.experimental.enable_op_determinism()
 
 rng = np.random.default_rng(0)
 x = (rng.random((256, 784)) < 0.3).astype(np.float32)
 keras.utils.set_random_seed(0)
-if len(sys.argv) > 3 and sys.argv[3] == "finetune":
-    from zoo.finetune import classifier, fine_tune
-
+if task == "finetune":
     y = rng.integers(0, 10, len(x))
     with strategy.scope():
-        model = classifier("ae_mnist", pretrained=False, seed=0)
-    fine_tune(model, x, y, epochs_head=1, epochs_all=1, batch_size=64, seed=0, strategy=strategy)
+        # No dropout: each replica would draw its own masks, which no single process can reproduce.
+        model = zoo.create_model("mnist_classifier", encoder=zoo.create_model("ae_mnist", hidden_units=[16], latent_dim=4),
+                                 seed=0, dropout=0.0)
+    initial = model.get_weights()
+    # The fine-tuning recipe's two phases: the head on the frozen encoder, then everything.
+    for phase, freeze, rate in (("head", "all", 1e-2), ("all", "none", 1e-3)):
+        model.set_freeze(freeze)
+        training.fit(model, (x, y), epochs=1, batch_size=64, learning_rate=rate, seed=0, verbose=0,
+                     strategy=strategy, phase=phase)
 else:
     with strategy.scope():
-        model = zoo.build("ae_mnist", hidden_units=[16], latent_dim=3)
-    # SGD, not Adam: Adam hides a wrong gradient scale, SGD does not.
-    fit(model, {"train": (x, np.zeros(len(x))), "val": (x[:0], np.zeros(0))}, epochs=2, batch_size=64,
-        learning_rate=0.01, seed=0, verbose=0, strategy=strategy, optimizer="sgd")
-if is_chief(strategy):
-    np.savez(out, *[np.asarray(w) for w in model.get_weights()], replicas=strategy.num_replicas_in_sync)
+        model = zoo.create_model("ae_mnist", hidden_units=[16], latent_dim=3)
+    initial = model.get_weights()
+    # SGD, not Adam: Adam's normalised steps hide a wrong gradient scale, SGD's do not.
+    training.fit(model, x, epochs=2, batch_size=64, learning_rate=0.01, seed=0, verbose=0, strategy=strategy,
+                 optimizer="sgd")
+if training.is_chief(strategy):
+    np.savez(out, **{f"trained_{i}": np.asarray(w) for i, w in enumerate(model.get_weights())},
+             **{f"initial_{i}": w for i, w in enumerate(initial)}, replicas=strategy.num_replicas_in_sync)
 print("done", strategy.num_replicas_in_sync)

@@ -233,10 +233,12 @@ class Autoencoder(ImageAutoencoder):
 
 # -- analysis helpers (numpy) -------------------------------------------------------------------------------
 def pca(x, k):
-    """Mean and top-k principal directions (k, d) of rows x, by SVD of the centred data."""
+    """Mean and top-k principal directions (k, d) of rows x: eigenvectors of the d x d scatter matrix, the
+    same directions as the SVD of the centred data at a fraction of its cost on 15,000 rows."""
     mean = x.mean(axis=0)
-    _, _, vt = np.linalg.svd(x - mean, full_matrices=False)
-    return mean, vt[:k]
+    centred = x - mean
+    _, vecs = np.linalg.eigh(centred.T @ centred)
+    return mean, vecs[:, ::-1][:, :k].T
 
 
 def principal_angles_deg(a, b):

@@ -102,7 +102,15 @@ class EncoderClassifier(ZooModel):
                 units = int(lc.get("units", 0))
                 total += (width or 0) * units + units
                 width = units
-        return total
+        # The head too: a file asking for head_units=10**8 must be refused before Keras allocates it.
+        width = width or 0
+        total += 4 * width  # the code's batch normalisation
+        if config.get("head", "linear") == "mlp":
+            units = int(config.get("head_units", 256))
+            total += width * units + units
+            width = units
+        classes = int(config.get("num_classes", 10))
+        return total + width * classes + classes
 
     # -- freezing -------------------------------------------------------------------------------------------
     def encoder_weight_layers(self):

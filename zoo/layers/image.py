@@ -2,20 +2,32 @@
 uint8 0..255 or float in [0, 1]. uint8 is rescaled by dtype, so `model.predict(uint8_images)` never works
 on unscaled values."""
 
+import numpy as np
+import tensorflow as tf
 from keras import ops
 
 IMAGE_DIM = 784
+# uint8 -> [0, 1] by table lookup: exactly the quotients numpy's x / 255 gives. A graph turns a division
+# by a constant into a multiplication by its reciprocal, which is off by one ulp for some values.
+UINT8_SCALE = np.arange(256, dtype=np.float32) / np.float32(255)
 
 
 def image_rows(x):
-    """(N, ...) images -> float32 (N, 784) rows in [0, 1]."""
+    """(N, ...) images -> float32 (N, 784) rows in [0, 1]; rows of another static width (a model built with
+    another input_dim) pass through at that width."""
     if str(getattr(x, "dtype", "")) in ("uint8", "<dtype: 'uint8'>"):
-        x = ops.cast(x, "float32") / 255.0
+        x = ops.take(ops.convert_to_tensor(UINT8_SCALE), ops.cast(x, "int32"))
     else:
         x = ops.cast(x, "float32")
-    return ops.reshape(x, (-1, IMAGE_DIM))
+    try:
+        static = tuple(x.shape)
+    except ValueError:  # unknown rank: Keras' predict traces so after inputs of different ranks
+        static = ()
+    width = static[-1] if len(static) == 2 and static[-1] is not None else IMAGE_DIM
+    return ops.reshape(x, (-1, int(width)))
 
 
 def like_input(rows, x):
-    """Output rows reshaped to the input image's shape, so an image comes back as it went in."""
-    return ops.reshape(rows, ops.shape(x))
+    """Output rows reshaped to the input image's shape, so an image comes back as it went in. The shape is
+    read at run time: predict retraces with an unknown rank once it has seen images of two layouts."""
+    return tf.reshape(rows, tf.shape(x))
