@@ -244,6 +244,37 @@ def cmd_demo(args):
     print(f"figures of {len(shipped)} pretrained models are in {out}/; full test figures: zoo evaluate NAME")
 
 
+def family_commands():
+    """{command: {family name: spec}} from every family's COMMANDS dict. A spec is {"help": str,
+    "arguments": fn(argparse parser), "run": fn(model, args, data)}; data is the model's splits or None."""
+    from zoo import families
+
+    out = {}
+    for fam_name, module in families.FAMILIES.items():
+        for command, spec in getattr(module, "COMMANDS", {}).items():
+            out.setdefault(command, {})[fam_name] = spec
+    return out
+
+
+def cmd_family(args):
+    """A family's own command: the model's family parses the rest of the line with its own arguments."""
+    from zoo import registry
+    from zoo.errors import ZooError
+
+    name = args.name if args.name in registry.PRESETS else registry.model_card(args.name)["name"]
+    family = registry.preset(name)["family"]
+    specs = family_commands()[args.command]
+    if family not in specs:
+        raise ZooError(f"{args.name} (family {family}) has no '{args.command}' command; it is offered by the "
+                       f"{', '.join(sorted(specs))} famil{'y' if len(specs) == 1 else 'ies'}")
+    spec = specs[family]
+    parser = argparse.ArgumentParser(prog=f"zoo {args.command} {args.name}", description=spec["help"])
+    spec["arguments"](parser)
+    rest = parser.parse_args(args.rest)
+    model = registry.load(args.name)
+    spec["run"](model, rest, _test_split(name, required=False))
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="zoo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--debug", action="store_true", help="show a traceback on error")
@@ -318,6 +349,16 @@ def build_parser():
     p.add_argument("name")
     p.add_argument("--out", required=True, help="folder to write into")
     p.set_defaults(func=cmd_pictures)
+
+    for command, specs in sorted(family_commands().items()):
+        if command in sub.choices:
+            continue  # a family cannot shadow a core command
+        helps = "; ".join(f"{fam}: {spec['help']}" for fam, spec in sorted(specs.items()))
+        p = sub.add_parser(command, help=helps, description=f"{helps}. The model's family reads the arguments after "
+                                                            "NAME; `zoo " + command + " NAME --help` lists them.")
+        p.add_argument("name", help="a registered model name or a folder")
+        p.add_argument("rest", nargs=argparse.REMAINDER, help="the family's own arguments")
+        p.set_defaults(func=cmd_family)
 
     p = sub.add_parser("demo", help="load every pretrained model and write its figures",
                        description="Load every shipped model, write its figures under --out and print a summary.")

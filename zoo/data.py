@@ -106,11 +106,26 @@ def binarize(x, seed=0):
     return (rng.random(x.shape, dtype=np.float32) < x).astype(np.float32)
 
 
+TEXT_TRAIN_FRACTION = 0.9
+
+
+def text_splits(text):
+    """The first 90% of a text for training, the last 10% for validation (nanoGPT's split of tinyshakespeare).
+    There is no separate test text: "test" is the validation text, and cards say so."""
+    cut = int(len(text) * TEXT_TRAIN_FRACTION)
+    return {"train": (text[:cut], None), "val": (text[cut:], None), "test": (text[cut:], None)}
+
+
 def splits(name, validation=2000, seed=0):
-    """A data set by name as {"train", "val", "test"} splits (arrays), for training and evaluation."""
+    """A data set by name as {"train", "val", "test"} splits, for training and evaluation: (x, y) arrays for
+    MNIST, (text, None) for tinyshakespeare. None for a preset without a data set (an RL agent's environment)."""
+    if name is None:
+        return None
     if name == "mnist":
         return mnist_splits(validation=validation, seed=seed)
-    raise ZooError(f"no splits for data set {name!r}; expected one of: mnist")
+    if name == "tinyshakespeare":
+        return text_splits(load("tinyshakespeare"))
+    raise ZooError(f"no splits for data set {name!r}; expected one of: mnist, tinyshakespeare")
 
 
 def pipeline(arrays, batch_size=128, shuffle=True, seed=0, epoch=None, augment=None):
@@ -158,6 +173,9 @@ def pipeline(arrays, batch_size=128, shuffle=True, seed=0, epoch=None, augment=N
 
 def describe(name):
     """One line on what a data set name means here, for model cards."""
+    if name == "tinyshakespeare":
+        return ("tinyshakespeare.txt (about 1.1 MB of Shakespeare): the first 90% of the characters for training, the "
+                "last 10% for validation, which is also what the card calls test")
     if name == "mnist":
         return ("MNIST as read by zoo.data: with ZOO_DATA_DIR=../shared/data, the first 19,690 official training "
                 "images; x_train = first 17,000 (2,000 of them held out for validation), x_test = the other 2,690")

@@ -242,6 +242,11 @@ def data_fingerprint(data):
     h = hashlib.sha256()
     for split in sorted(data):
         for array in data[split]:
+            if array is None:
+                continue
+            if isinstance(array, str):
+                h.update(split.encode() + array.encode("utf-8"))
+                continue
             a = np.ascontiguousarray(array)
             h.update(f"{split}{a.dtype}{a.shape}".encode())
             h.update(a.data)
@@ -340,12 +345,12 @@ def make_card(name, model, data, training, extra=None):
     config = model.get_config()
     config.pop("trainable", None)
     config.pop("encoder", None)  # a classifier's encoder is in the model file; the card names where it came from
-    x_test, y_test = data["test"]
-    metrics = model.test_metrics(x_test, y_test)
+    # Without a data set (an RL agent), test_metrics measures the model in its environment.
+    metrics = model.test_metrics(*data["test"]) if data is not None else model.test_metrics(None)
     card = {"name": name, "family": p["family"], "description": p["description"], "class": type(model).__name__,
             "config": config, "requires": p.get("requires", {}), "parameters": model.count_params_unique(),
             "data": {"dataset": p["data"], "note": zdata.describe(p["data"]),
-                     **{f"{k}_examples": int(len(v[0])) for k, v in data.items()}},
+                     **{f"{k}_examples": int(len(v[0])) for k, v in (data or {}).items()}},
             "training": training,
             "metrics": {"split": "test", **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics.items()}},
             "versions": io.versions(), **(extra or {})}
