@@ -6,7 +6,6 @@ expects, the sha256 recorded for it in an export.json beside it, and an interpre
 allocates.
 """
 
-import contextlib
 import hashlib
 import os
 import tempfile
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from export.examples.run_decoder import runtime_log
 from export.manifest import read_manifest
 from export.names import IO, MANIFEST, QUANTIZE
 from export.parts import ExportError, input_names, output_names
@@ -24,21 +24,9 @@ from zoo import io as zio
 TFLITE_IDENTIFIER = b"TFL3"
 
 
-@contextlib.contextmanager
-def quiet_stderr():
-    """The converter's C++ side prints to fd 2 on success; keep it out of a clean CLI run, and hand what it
-    printed to the caller if the conversion fails."""
-    saved = os.dup(2)
-    with tempfile.TemporaryFile(mode="w+b") as tmp:
-        os.dup2(tmp.fileno(), 2)
-        captured = {"text": ""}
-        try:
-            yield captured
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            tmp.seek(0)
-            captured["text"] = tmp.read().decode("utf-8", "replace")
+# The device example is a standalone script (numpy and ai_edge_litert only) that is copied to devices as it is;
+# the exporter borrows its capture of the runtime's C++ log rather than keeping a second copy.
+quiet_stderr = runtime_log
 
 
 def check_options(quantize, io="float"):

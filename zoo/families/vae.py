@@ -355,6 +355,11 @@ class ConditionalVAE(VAE):
             raise ZooError(f"{self.name} takes a dict {{'image': images, 'label': labels}}")
         return inputs["image"], inputs["label"]
 
+    def __call__(self, inputs, *args, **kwargs):
+        # Checked before Keras' own __call__, which would wrap the message in a multi-line report.
+        self._inputs(inputs)
+        return super().__call__(inputs, *args, **kwargs)
+
     def call(self, inputs, training=False):
         x, y = self._inputs(inputs)
         c = self._onehot(y)
