@@ -48,7 +48,9 @@ class MultiWorkerFit:
 def check_fit_supported(model, strategy):
     """Keras' built-in train step (a classifier's, a layer-wise pretraining pair's) still hits #20585 under the
     multi-worker strategy; refuse it with a clear message instead of a deep traceback."""
-    if _is_multiworker(strategy) and not isinstance(model, MultiWorkerFit):
+    own_step = any("train_step" in klass.__dict__ for klass in type(model).__mro__
+                   if not klass.__module__.startswith("keras"))
+    if _is_multiworker(strategy) and not (isinstance(model, MultiWorkerFit) and own_step):
         raise ZooError(f"{model.name} trains with Keras' built-in train step, which does not run under "
                        "MultiWorkerMirroredStrategy in Keras 3.15 (keras-team/keras#20585); use --strategy "
                        "default or mirrored")
