@@ -43,7 +43,7 @@ class Job:
             "source_sha256": self.source_sha256,
             "tolerances": {"max_abs_diff": _validate.MAX_ABS_TOL,
                            "quantized_metric_relative": {p: x.metric_bound for p, x in self.parts.items()}},
-            **({"data_note": self.data_note} if self.data is None else {}),
+            **({"data_note": self.data_note} if self.data is None and self.data_note else {}),
         }
 
 
@@ -80,7 +80,7 @@ def check_batch(batch):
 
 def calibration_set(job, name, part, n, batch):
     """int8 calibration batches ({input name: array}) from part.inputs(n, seed=0)."""
-    if job.data is None:
+    if job.data is None and job.data_note is not None:
         raise ExportError(f"int8 calibration of {job.source.name}'s {name} needs its training data: {job.data_note}")
     arrays = part.inputs(n, 0)
     names = input_names(part.model, name)

@@ -82,9 +82,11 @@ _DATA = {}
 
 def data_for(source):
     """(splits or None, why None) for the source's preset data set; cached per data set."""
-    key = registry.preset(source.preset).get("data") if source.preset else None
-    if key is None:
+    if source.preset is None:
         return None, "the model names no registered preset, so no data set is known"
+    key = registry.preset(source.preset).get("data")
+    if key is None:
+        return None, None  # a preset without a data set: its family's parts bring their own inputs
     if key not in _DATA:
         try:
             _DATA[key] = (zdata.splits(key), None)

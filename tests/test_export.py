@@ -435,7 +435,8 @@ def test_example_imports_only_numpy_litert_stdlib():
     tree = ast.parse(EXAMPLE.read_text())
     mods = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     mods |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
-    assert mods <= {"argparse", "contextlib", "os", "struct", "sys", "tempfile", "zlib", "numpy", "ai_edge_litert"}
+    assert mods <= {"argparse", "contextlib", "hashlib", "json", "os", "struct", "sys", "tempfile", "zlib", "numpy",
+                    "ai_edge_litert"}
     assert "def write_png" in EXAMPLE.read_text()
 
 
@@ -490,6 +491,24 @@ def test_example_survives_byte_mutations(ae, tmp_path):
             assert _one_line_refusal(r), (model, r.returncode, r.stderr[-400:])
         outcomes[r.returncode] += 1
     assert outcomes[1] >= 5, outcomes  # the structural mutations are caught, not just survived
+
+
+def test_example_refuses_every_mutation_of_a_shipped_decoder_beside_its_manifest(tmp_path):
+    """Beside its export.json, a decoder with any byte changed is refused in one line: a weight flip that would
+    still run is caught by the recorded sha256."""
+    shipped = ROOT / "saved_models" / "vae_mnist" / "exports"
+    env = _no_tensorflow_env(tmp_path)
+    rng = np.random.default_rng(1)
+    for i in range(3):
+        folder = tmp_path / f"copy{i}"
+        shutil.copytree(shipped, folder)
+        target = folder / "decoder_int8.tflite"
+        data = bytearray(target.read_bytes())
+        pos = int(rng.integers(len(data) // 4, 3 * len(data) // 4))  # weights, not tables: it would still run
+        data[pos] ^= 0x01
+        target.write_bytes(bytes(data))
+        r = _run_example(target, tmp_path / f"o{i}.png", env)
+        assert r.returncode == 1 and _one_line_refusal(r) and "sha256" in r.stderr, r.stderr
 
 
 # -- shipped exports -------------------------------------------------------------------------------------------------

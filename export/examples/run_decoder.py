@@ -17,6 +17,8 @@ allocate or run, or gives non-finite pixels; not a decoder) is refused with one 
 
 import argparse
 import contextlib
+import hashlib
+import json
 import os
 import struct
 import sys
@@ -94,6 +96,22 @@ def dequantize(y, detail):
     return (y.astype(np.float32) - zero_point) * scale
 
 
+def check_recorded_sha256(path, content):
+    """A flipped byte in the weights still runs and draws wrong digits without a word; when the exporter's
+    export.json sits beside the file (as it ships), the file must have the sha256 recorded there."""
+    manifest = os.path.join(os.path.dirname(os.path.abspath(path)), "export.json")
+    if not os.path.isfile(manifest):
+        return
+    try:
+        with open(manifest, encoding="utf-8") as f:
+            entry = json.load(f).get("artifacts", {}).get(os.path.basename(path)) or {}
+    except (OSError, ValueError, AttributeError):
+        raise Refused(f"the export.json beside it ({manifest}) is unreadable or corrupt") from None
+    want = entry.get("sha256") if isinstance(entry, dict) else None
+    if want and hashlib.sha256(content).hexdigest() != want:
+        raise Refused("it is corrupt: its sha256 differs from the one recorded in the export.json beside it")
+
+
 def load(path):
     """(signature runner, input details, output details) of a decoder file, or Refused."""
     try:
@@ -105,6 +123,7 @@ def load(path):
         raise Refused(f"it is larger than {MAX_FILE_BYTES >> 20} MB; not a decoder this example runs")
     if len(content) < 8 or content[4:8] != b"TFL3":
         raise Refused("it is not a LiteRT model (the 'TFL3' identifier is missing: another format, or corrupt)")
+    check_recorded_sha256(path, content)
     try:
         interpreter = Interpreter(model_content=content, num_threads=1)
         interpreter.allocate_tensors()
