@@ -251,7 +251,7 @@ API_ROWS = [
      "is a shipped model's folder; train into runs/ and pass --publish"),
     # -- data
     ("unknown data set", lambda m, f: data.load("imagenet"), "unknown data set 'imagenet'"),
-    ("no splits for a data set", lambda m, f: data.splits("tinyshakespeare"), "no splits for data set"),
+    ("no splits for a data set", lambda m, f: data.splits("imagenet"), "no splits for data set"),
     ("zero batch size in a pipeline", lambda m, f: data.pipeline((np.zeros((4, 784), F),), batch_size=0), "batch_size must be"),
     ("empty dataset", lambda m, f: data.pipeline((np.zeros((0, 784), F),)), "the dataset is empty"),
     ("arrays of different lengths", lambda m, f: data.pipeline((np.zeros((4, 784), F), np.zeros(3))),
