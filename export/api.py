@@ -85,7 +85,9 @@ def calibration_set(job, name, part, n, batch):
     arrays = part.inputs(n, 0)
     names = input_names(part.model, name)
     step = batch or CALIBRATION_BATCH
-    return [{k: a[i:i + step].astype("float32") for k, a in zip(names, arrays)}
+    # Integer inputs (word ids) are indices, not values to calibrate: they go in with their own dtype.
+    return [{k: a[i:i + step] if a.dtype.kind in "iu" else a[i:i + step].astype("float32")
+             for k, a in zip(names, arrays)}
             for i in range(0, len(arrays[0]) - step + 1 if batch else len(arrays[0]), step)]
 
 

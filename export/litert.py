@@ -230,17 +230,18 @@ class LiteRTRunner:
     def _quantize(self, name, x):
         d = self.in_details[name]
         dtype = np.dtype(d["dtype"])
-        if dtype == np.float32:
-            return np.asarray(x, np.float32)
         scale, zp = d["quantization"]
+        if dtype == np.float32 or not scale:
+            # float inputs, and integer inputs that carry no quantization (word ids), go in as they are
+            return np.asarray(x, dtype)
         info = np.iinfo(dtype)
         return np.clip(np.round(np.asarray(x, np.float32) / scale) + zp, info.min, info.max).astype(dtype)
 
     def _dequantize(self, name, y):
         d = self.out_details[name]
-        if np.dtype(d["dtype"]) == np.float32:
-            return np.asarray(y, np.float32)
         scale, zp = d["quantization"]
+        if np.dtype(d["dtype"]) == np.float32 or not scale:
+            return np.asarray(y, np.float32)
         return ((np.asarray(y, np.float32) - zp) * scale).astype(np.float32)
 
     def run_once(self, inputs):
