@@ -12,13 +12,14 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from zoo import checks, data, errors, families, figures, io, layers, registry, training  # noqa: E402
+from zoo import checks, data, errors, families, figures, io, layers, registry, retrieval, training  # noqa: E402
 from zoo.base import ZooModel  # noqa: E402
 from zoo.errors import DataUnavailable, ZooError  # noqa: E402
 from zoo.families.autoencoder import Autoencoder, ImageAutoencoder  # noqa: E402
 from zoo.families.classifier import EncoderClassifier  # noqa: E402
 from zoo.families.vae import VAE, ConditionalVAE  # noqa: E402
 from zoo.registry import build, create_model, from_preset, list_models, load, model_card  # noqa: E402
+from zoo.retrieval import search  # noqa: E402
 
 
 def classifier(encoder, **config):
@@ -28,6 +29,6 @@ def classifier(encoder, **config):
 
 __all__ = ["ZooError", "DataUnavailable", "ZooModel", "list_models", "build", "create_model", "load", "from_preset",
            "model_card", "classifier", "Autoencoder", "ImageAutoencoder", "VAE", "ConditionalVAE",
-           "EncoderClassifier", "checks", "data", "errors", "families", "figures", "io", "layers", "registry",
+           "EncoderClassifier", "search", "retrieval", "checks", "data", "errors", "families", "figures", "io", "layers", "registry",
            "training"]
 __version__ = "0.2.0"

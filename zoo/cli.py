@@ -167,7 +167,12 @@ def cmd_evaluate(args):
 
     model = registry.load(args.name)
     name = args.name if args.name in registry.PRESETS else registry.model_card(args.name)["name"]
-    x, y = _test_split(name, required=True)["test"]
+    splits = _test_split(name, required=True)
+    if splits is None:
+        # A preset without a data set (a truth table, an environment): the model measures itself, as its card does.
+        print(json.dumps({"model": args.name, **model.test_metrics(None)}, indent=2))
+        return
+    x, y = splits["test"]
     if args.limit:
         x, y = x[:args.limit], y[:args.limit]
     kwargs = {"num_samples": args.num_samples} if args.num_samples and model.generative else {}

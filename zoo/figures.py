@@ -477,3 +477,83 @@ def _draw_mosaic(ax, tiles, n_cols, cmap, row_labels, col_labels):
     for spine in ax.spines.values():
         spine.set_visible(False)
     return mosaic.shape
+
+
+# ----------------------------------------------------------------------------- decision regions
+
+DPI = 100
+PANEL_IN = 3.4
+MAX_PANELS = 12
+
+
+def _check_panel(i, p):
+    for key in ("x", "y", "grid"):
+        if key not in p:
+            raise ZooError(f"panel {i} lacks {key!r}; expected keys x, y, grid (and optional title, lines, "
+                           "xlabel, ylabel, dashed)")
+    x, y = np.asarray(p["x"], np.float64), np.asarray(p["y"]).ravel()
+    if x.ndim != 2 or x.shape[1] != 2 or len(x) != len(y):
+        raise ZooError(f"panel {i}: x must be (N, 2) with one label per point, got {x.shape} and {y.shape}")
+    gx, gy, values = (np.asarray(a, np.float64) for a in p["grid"])
+    if values.shape != (len(gy), len(gx)):
+        raise ZooError(f"panel {i}: grid values must be (len(ys), len(xs)) = {(len(gy), len(gx))}, got {values.shape}")
+    if not np.all(np.isfinite(values)):
+        raise ZooError(f"panel {i}: grid values contain NaN or Inf")
+    return x, y, gx, gy, values
+
+
+def decision_regions(panels, *, title, cols=None):
+    """panels: list of {"x": (N, 2) points, "y": (N,) 0/1 labels, "grid": (xs, ys, values (len(ys), len(xs)))
+    with values in [0, 1] (a probability or a 0/1 decision), optional "title", "xlabel", "ylabel", "lines":
+    [(w1, w2, b)] drawn where w1 x + w2 y + b = 0 (dashed when "dashed")}. Points the grid's 0.5 level puts
+    on the wrong side are ringed in red."""
+    if not isinstance(title, str) or not title.strip():
+        raise ZooError("a figure needs a non-empty title")
+    if not panels or len(panels) > MAX_PANELS:
+        raise ZooError(f"decision_regions takes 1 to {MAX_PANELS} panels, got {len(panels) if panels else 0}")
+    n = len(panels)
+    cols = min(n, cols or 4)
+    rows = math.ceil(n / cols)
+    fig = Figure(figsize=(max(PANEL_IN * cols + 1.0, 6.4), PANEL_IN * rows + 0.9), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    fig.suptitle(title)
+    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
+    image = None
+    for i, (ax, p) in enumerate(zip(axes, panels)):
+        x, y, gx, gy, values = _check_panel(i, p)
+        image = ax.imshow(values, origin="lower", extent=(gx[0], gx[-1], gy[0], gy[-1]), vmin=0.0, vmax=1.0,
+                          cmap="RdBu_r", alpha=0.55, interpolation="nearest", aspect="auto")
+        if values.min() < 0.5 <= values.max():
+            ax.contour(gx, gy, values, levels=[0.5], colors="black", linewidths=1.5)
+        for w1, w2, b in p.get("lines", []):
+            style = "--" if p.get("dashed") else "-"
+            if abs(w2) > 1e-12:
+                ax.plot(gx, -(w1 * gx + b) / w2, style, color="dimgray", linewidth=1)
+            elif abs(w1) > 1e-12:
+                ax.axvline(-b / w1, linestyle=style, color="dimgray", linewidth=1)
+        # the point's own grid cell says which side of the boundary the model puts it
+        ix = np.clip(np.searchsorted(gx, x[:, 0]), 0, len(gx) - 1)
+        iy = np.clip(np.searchsorted(gy, x[:, 1]), 0, len(gy) - 1)
+        wrong = (values[iy, ix] >= 0.5) != (y >= 0.5)
+        for label, colour in ((0, "tab:blue"), (1, "tab:red")):
+            sel = (y >= 0.5) == bool(label)
+            ax.scatter(x[sel, 0], x[sel, 1], s=90, c=colour, edgecolors="black", zorder=3)
+        if wrong.any():
+            ax.scatter(x[wrong, 0], x[wrong, 1], s=260, facecolors="none", edgecolors="red", linewidths=2, zorder=4)
+        ax.set_xlim(gx[0], gx[-1])
+        ax.set_ylim(gy[0], gy[-1])
+        ax.set_xlabel(p.get("xlabel", "x1"))
+        ax.set_ylabel(p.get("ylabel", "x2"))
+        ax.set_title(p.get("title", ""), fontsize=9)
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    handles = [Line2D([], [], marker="o", linestyle="", markerfacecolor="tab:blue", markeredgecolor="black",
+                      markersize=9, label="Y = 0"),
+               Line2D([], [], marker="o", linestyle="", markerfacecolor="tab:red", markeredgecolor="black",
+                      markersize=9, label="Y = 1"),
+               Line2D([], [], marker="o", linestyle="", markerfacecolor="none", markeredgecolor="red", markersize=13,
+                      markeredgewidth=2, label="misclassified"),
+               Line2D([], [], color="black", label="decision boundary (0.5)")]
+    fig.legend(handles=handles, loc="outside lower center", ncols=4, fontsize=8)
+    fig.colorbar(image, ax=list(axes[:n]), label="model output", shrink=0.8)
+    return fig

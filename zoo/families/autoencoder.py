@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 import keras
 
-from zoo import checks, figures
+from zoo import checks, figures, retrieval
 from zoo.base import ExportPart, ZooModel, batched
 from zoo.errors import ZooError
 from zoo.layers import (ContractivePenalty, DenseTranspose, KLSparsityRegularizer, L1ActivityRegularizer,
@@ -495,3 +495,7 @@ PRESETS = {
         "train": dict(epochs=30, batch_size=128, learning_rate=2e-3),
     },
 }
+
+
+# `zoo neighbours NAME --image N --out fig.png`: nearest training images by the code (zoo.retrieval)
+COMMANDS = {"neighbours": retrieval.neighbours_command()}

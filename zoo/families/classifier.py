@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 import keras
 
-from zoo import checks, figures
+from zoo import checks, figures, retrieval
 from zoo.base import ExportPart, ZooModel, batched
 from zoo.errors import ZooError
 from zoo.layers import image_rows
@@ -302,3 +302,7 @@ PRESETS = {
         "train": dict(epochs_head=2, epochs=50, lr_head=3e-3, learning_rate=2e-3, batch_size=128, shift=2),
     },
 }
+
+
+# `zoo neighbours NAME --image N --out fig.png`: nearest training images by the penultimate features (zoo.retrieval)
+COMMANDS = {"neighbours": retrieval.neighbours_command("penultimate")}

@@ -13,7 +13,7 @@ import tensorflow as tf
 import keras
 import tensorflow_probability as tfp
 
-from zoo import checks, data as zdata, figures
+from zoo import checks, data as zdata, figures, retrieval
 from zoo.base import ExportPart, batched
 from zoo.errors import ZooError
 from zoo.families.autoencoder import ImageAutoencoder, bce_per_image
@@ -569,3 +569,7 @@ PRESETS = {
         "train": dict(epochs=80, batch_size=128, learning_rate=1e-3),
     },
 }
+
+
+# `zoo neighbours NAME --image N --out fig.png`: nearest training images by the code (zoo.retrieval)
+COMMANDS = {"neighbours": retrieval.neighbours_command()}
