@@ -29,9 +29,22 @@ RESULTS = ROOT / "bench" / "results"
 
 HEADLINES = [  # (metric key in card["metrics"], label), first present wins
     ("nll_iwae", "test NLL (nats, IWAE k={k})"),
+    ("nats_per_char", "validation nats/char"),
+    ("log_likelihood", "test log-likelihood (nats, AIS)"),
+    ("relatedness_mrr", "relatedness MRR (test pairs)"),
     ("accuracy", "test accuracy"),
     ("squared_error_per_image", "test squared error per image"),
 ]
+
+
+def data_label(c):
+    d = c.get("data", {})
+    if d.get("dataset") == "mnist":
+        return f"MNIST {d['train_examples']:,} train / {d['test_examples']:,} test"
+    if d.get("dataset") == "tinyshakespeare":
+        return f"tinyshakespeare {d['train_examples']:,} / {d['val_examples']:,} chars"
+    return d.get("description") or c.get("metrics", {}).get("data") or (
+        f"{c['metrics']['examples']} examples" if "examples" in c.get("metrics", {}) else "—")
 
 
 def read_json(path):
@@ -103,7 +116,7 @@ def rows():
                 extra.append(f"{k}: {metrics[k]}")
         extra += family_figures(c)
         out.append({"name": c["name"], "family": c["family"], "parameters": c["parameters"],
-                    "data": f"MNIST {c['data']['train_examples']:,} train / {c['data']['test_examples']:,} test",
+                    "data": data_label(c),
                     "headline": headline, "also": "; ".join(extra)})
     return out
 
