@@ -327,7 +327,9 @@ def train(name, *, out=None, publish=False, restart=False, command=None, verbose
     seconds = time.time() - start
     if not is_chief(strategy):
         return model, None, None
-    training = {"command": command or f"zoo train {name}", **recipe, "optimizer": "Adam", "seconds": round(seconds, 1),
+    # the optimizer the last phase compiled (fit's optimizer= may be sgd), not a fixed name
+    optimizer_name = type(model.optimizer).__name__ if getattr(model, "optimizer", None) is not None else "Adam"
+    training = {"command": command or f"zoo train {name}", **recipe, "optimizer": optimizer_name, "seconds": round(seconds, 1),
                 "strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync,
                 "mixed_precision": mixed_precision, "jit_compile": jit_compile,
                 "epochs_run": len(history.get("loss", [])),
