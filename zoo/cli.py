@@ -174,7 +174,7 @@ def cmd_evaluate(args):
         return
     x, y = splits["test"]
     if args.limit:
-        x, y = x[:args.limit], y[:args.limit]
+        x, y = x[:args.limit], (y[:args.limit] if y is not None else None)  # a text split has no labels
     kwargs = {"num_samples": args.num_samples} if args.num_samples and model.generative else {}
     if args.num_samples and not model.generative:
         from zoo.errors import ZooError
@@ -239,7 +239,8 @@ def cmd_demo(args):
         written = [str(figures.save(fig, out / name / fname)) for fname, fig in (hook(model, data) if hook else {}).items()]
         summary = ""
         if data is not None:
-            x, y = data["test"][0][:500], data["test"][1][:500]
+            y = data["test"][1]
+            x, y = data["test"][0][:500], (y[:500] if y is not None else None)  # a text split has no labels
             m = model.test_metrics(x, y, **({"num_samples": 50} if model.generative else {}))
             key = next((k for k in ("nll_iwae", "squared_error_per_image", "accuracy") if k in m), None)
             if key:

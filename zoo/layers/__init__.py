@@ -7,10 +7,12 @@ from zoo.layers.noise import (NOISE_KINDS, GaussianNoise, MaskingNoise, NoiseMix
 from zoo.layers.penalties import (ActivityPenalty, ContractivePenalty, KLSparsityRegularizer,
                                   L1ActivityRegularizer, jacobian_sq_norm, kl_sparsity, sigmoid_jacobian_sq_norm)
 from zoo.layers.reduction import reconstruction_terms, replica_mean
+from zoo.layers.rnn_cells import ElmanCell, GRUCell, LSTMCell, SlidingWindow
 from zoo.layers.threshold import Threshold
 from zoo.layers.tied import DenseTranspose
 
 __all__ = ["DenseTranspose", "GaussianNoise", "MaskingNoise", "SaltAndPepperNoise", "NoiseMixture",
            "NOISE_KINDS", "make_noise", "ActivityPenalty", "L1ActivityRegularizer", "KLSparsityRegularizer",
            "ContractivePenalty", "kl_sparsity", "sigmoid_jacobian_sq_norm", "jacobian_sq_norm", "replica_mean",
-           "reconstruction_terms", "image_rows", "like_input", "IMAGE_DIM", "Threshold"]
+           "reconstruction_terms", "image_rows", "like_input", "IMAGE_DIM", "Threshold", "ElmanCell",
+           "LSTMCell", "GRUCell", "SlidingWindow"]
