@@ -322,7 +322,7 @@ CLI_ROWS = [
     ("sample --out a folder", ["sample", "vae_mnist", "--out", "{dir}"], 1, "is a folder; expected a .png file name"),
     ("sample without --out", ["sample", "vae_mnist"], 2, "the following arguments are required: --out"),
     ("sample a non-generative model", ["sample", "ae_mnist", "--out", "{tmp}/x.png"], 1,
-     "not generative.*Generative models: cvae_mnist, vae2d_mnist, vae_mnist"),
+     "not generative.*Generative models: .*vae_mnist"),
     ("zero samples", ["sample", "vae_mnist", "--out", "{tmp}/x.png", "-n", "0"], 2, r"expected an integer in \[1, 10,000\]"),
     ("a million samples", ["sample", "vae_mnist", "--out", "{tmp}/x.png", "-n", "1000000"], 2, "got 1,000,000"),
     ("sample labels as words", ["sample", "cvae_mnist", "--out", "{tmp}/x.png", "--labels", "one,two"], 1,
