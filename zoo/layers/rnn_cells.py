@@ -53,6 +53,14 @@ class _SeedCell(keras.layers.Layer):
     def _bias_init(self):
         return "zeros"
 
+    @property
+    def state_size(self):
+        return self.units
+
+    @property
+    def output_size(self):
+        return self.units
+
     def get_config(self):
         return {**super().get_config(), "units": self.units, "seed": self.seed}
 
@@ -62,14 +70,6 @@ class ElmanCell(_SeedCell):
     """Elman's simple recurrent network: the hidden layer is copied to a context layer and fed back."""
 
     gates = 1
-
-    @property
-    def state_size(self):
-        return self.units
-
-    @property
-    def output_size(self):
-        return self.units
 
     def call(self, inputs, states, training=False):
         h_prev = states[0] if isinstance(states, (list, tuple)) else states
@@ -94,11 +94,7 @@ class LSTMCell(_SeedCell):
 
     @property
     def state_size(self):
-        return [self.units, self.units]
-
-    @property
-    def output_size(self):
-        return self.units
+        return [self.units, self.units]  # h and the cell state c
 
     def call(self, inputs, states, training=False):
         h_prev, c_prev = states[0], states[1]
@@ -117,14 +113,6 @@ class GRUCell(_SeedCell):
     h_t = (1 - z) h_{t-1} + z h~_t (the seed's convention; Keras' GRU uses the mirror image)."""
 
     gates = 3
-
-    @property
-    def state_size(self):
-        return self.units
-
-    @property
-    def output_size(self):
-        return self.units
 
     def call(self, inputs, states, training=False):
         h_prev = states[0] if isinstance(states, (list, tuple)) else states
