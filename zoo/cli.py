@@ -237,14 +237,12 @@ def cmd_demo(args):
         data = _test_split(name, required=False)
         hook = registry.hook(registry.family(name), "pictures")
         written = [str(figures.save(fig, out / name / fname)) for fname, fig in (hook(model, data) if hook else {}).items()]
-        summary = ""
-        if data is not None:
-            y = data["test"][1]
-            x, y = data["test"][0][:500], (y[:500] if y is not None else None)  # a text split has no labels
-            m = model.test_metrics(x, y, **({"num_samples": 50} if model.generative else {}))
-            key = next((k for k in ("nll_iwae", "squared_error_per_image", "accuracy") if k in m), None)
-            if key:
-                summary = f", {key}{' (k=50)' if key == 'nll_iwae' else ''} on 500 test images = {m[key]:.3f}"
+        # The card's headline, not a new measurement: some figures (AIS, k=1000 IWAE) take minutes.
+        metrics = registry.model_card(name).get("metrics", {})
+        preferred = ("nll_iwae", "nats_per_char", "log_likelihood", "relatedness_mrr", "accuracy", "squared_error_per_image")
+        numeric = [k for k, v in metrics.items() if k != "split" and isinstance(v, (int, float))]
+        key = next((k for k in preferred if k in numeric), numeric[0] if numeric else None)
+        summary = f", card {key} = {metrics[key]:.4g}" if key else ""
         print(f"{name}: loaded ({model.count_params_unique():,} parameters){summary}; wrote "
               f"{len(written)} figures in {time.time() - start:.1f}s")
     print(f"figures of {len(shipped)} pretrained models are in {out}/; full test figures: zoo evaluate NAME")
