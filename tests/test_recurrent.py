@@ -2,12 +2,8 @@
 character models' stateful paths against their one-shot call, nats/char against a NumPy computation, generation,
 bad input, save/load, the CLI, kill-and-resume, and the shipped LSTM's LiteRT step."""
 
-import json
 import math
-import signal
-import subprocess
 import sys
-import time
 
 import keras
 import numpy as np
@@ -18,7 +14,7 @@ from zoo import registry
 from zoo.errors import ZooError
 from zoo.families import recurrent
 from zoo.layers.rnn_cells import ElmanCell, GRUCell, LSTMCell, SlidingWindow
-from conftest import ROOT, run_zoo, user_lines, zoo_env
+from conftest import run_zoo, user_lines, zoo_env, kill_then_resume
 
 B, T, D, U = 3, 9, 5, 4
 VOCAB = recurrent.SHAKESPEARE_VOCABULARY
@@ -273,40 +269,9 @@ def _train_command(out):
 
 def test_sigkill_mid_training_then_the_same_command_gives_bit_identical_weights(tmp_path, text_data_dir):
     env = zoo_env(ZOO_DATA_DIR=text_data_dir, ZOO_RUNS_DIR=tmp_path / "runs", ZOO_MODELS_DIR=tmp_path / "models")
-    logs = {k: open(tmp_path / f"{k}.log", "w+") for k in ("straight", "killed")}
-    straight = subprocess.Popen(_train_command(tmp_path / "straight"), cwd=ROOT, env=env, stdout=logs["straight"],
-                                stderr=subprocess.STDOUT)
-    killed = subprocess.Popen(_train_command(tmp_path / "resumed"), cwd=ROOT, env=env, stdout=logs["killed"],
-                              stderr=subprocess.STDOUT)
-    pointer = tmp_path / ".resumed.work" / "main" / "checkpoint"
-    try:
-        deadline = time.time() + 240
-        while not pointer.exists():
-            assert killed.poll() is None, (tmp_path / "killed.log").read_text()[-3000:]
-            assert time.time() < deadline, "no checkpoint after 240 s"
-            time.sleep(0.01)
-        time.sleep(0.1)
-        killed.send_signal(signal.SIGKILL)
-        assert killed.wait(timeout=30) == -signal.SIGKILL
-        assert straight.wait(timeout=300) == 0, (tmp_path / "straight.log").read_text()[-3000:]
-    finally:
-        for p in (straight, killed):
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-    assert not (tmp_path / "resumed" / "model.keras").exists(), "the run finished before the kill: nothing tested"
-    again = subprocess.run(_train_command(tmp_path / "resumed"), cwd=ROOT, env=env, capture_output=True, text=True,
-                           timeout=300)
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert any(line.startswith("resuming main from its checkpoint at epoch ") for line in again.stderr.splitlines())
-    assert "Epoch 1/3" not in again.stdout
-    a, b = zoo.load(tmp_path / "straight").get_weights(), zoo.load(tmp_path / "resumed").get_weights()
-    assert len(a) == len(b) == 6
-    for wa, wb in zip(a, b):
-        assert np.array_equal(wa, wb)
-    cards = [json.loads((tmp_path / f / "card.json").read_text()) for f in ("straight", "resumed")]
-    assert cards[1]["training"]["final"] == cards[0]["training"]["final"]
-    assert cards[1]["metrics"] == cards[0]["metrics"]
+    run = kill_then_resume(_train_command, tmp_path, env, first_epoch_line="Epoch 1/3", timeout=240)
+    assert len(run.resumed.get_weights()) == 6
+    assert run.cards[1]["metrics"] == run.cards[0]["metrics"]
 
     # the CLI's generate on the trained folder: seeded, and its bad input is one line, exit 1
     code, out, err = run_zoo("generate", tmp_path / "resumed", "--prompt", "ROMEO:", "--length", "50",

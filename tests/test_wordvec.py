@@ -4,11 +4,7 @@ summing to 1, the pair pipeline against the corpus, training that separates topi
 numpy, round trips, the CLI, a killed run resuming bit-identically, and bad input."""
 
 import heapq
-import json
-import signal
-import subprocess
 import sys
-import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -21,7 +17,7 @@ import zoo
 from zoo import registry, training
 from zoo.errors import ZooError
 from zoo.families import wordvec as wv
-from conftest import ROOT, run_zoo, user_lines, zoo_env
+from conftest import ROOT, run_zoo, user_lines, zoo_env, kill_then_resume
 
 RHYME = """There was a crooked man, who walked a crooked mile,
 He found a crooked sixpence upon a crooked stile.
@@ -406,39 +402,8 @@ def _train_command(out):
 def test_sigkill_mid_training_then_the_same_command_gives_bit_identical_weights(tmp_path):
     env = zoo_env(ZOO_DATA_DIR=small_shakespeare(tmp_path / "data"), ZOO_RUNS_DIR=tmp_path / "runs",
                   ZOO_MODELS_DIR=tmp_path / "models")
-    logs = [open(tmp_path / f"{n}.log", "w+") for n in ("straight", "killed")]
-    straight = subprocess.Popen(_train_command(tmp_path / "straight"), cwd=ROOT, env=env, stdout=logs[0],
-                                stderr=subprocess.STDOUT)
-    killed = subprocess.Popen(_train_command(tmp_path / "resumed"), cwd=ROOT, env=env, stdout=logs[1],
-                              stderr=subprocess.STDOUT)
-    pointer = tmp_path / ".resumed.work" / "main" / "checkpoint"
-    try:
-        deadline = time.time() + 240
-        while not pointer.exists():
-            assert killed.poll() is None, (tmp_path / "killed.log").read_text()[-3000:]
-            assert time.time() < deadline, "no checkpoint after 240 s"
-            time.sleep(0.01)
-        time.sleep(0.2)
-        killed.send_signal(signal.SIGKILL)
-        assert killed.wait(timeout=30) == -signal.SIGKILL
-        assert straight.wait(timeout=400) == 0, (tmp_path / "straight.log").read_text()[-3000:]
-    finally:
-        for p in (straight, killed):
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-    assert not (tmp_path / "resumed" / "model.keras").exists(), "the run finished before the kill: nothing tested"
-    again = subprocess.run(_train_command(tmp_path / "resumed"), cwd=ROOT, env=env, capture_output=True, text=True,
-                           timeout=400)
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert "resuming main from its checkpoint at epoch " in again.stderr
-    assert "Epoch 1/4" not in again.stdout
-    a, b = zoo.load(tmp_path / "straight"), zoo.load(tmp_path / "resumed")
-    for wa, wb in zip(a.get_weights(), b.get_weights()):
-        assert np.array_equal(wa, wb)
-    cards = [json.loads((tmp_path / f / "card.json").read_text()) for f in ("straight", "resumed")]
-    assert cards[0]["training"]["final"] == cards[1]["training"]["final"]
-    assert cards[0]["metrics"] == cards[1]["metrics"]
+    run = kill_then_resume(_train_command, tmp_path, env, first_epoch_line="Epoch 1/4", timeout=240, settle=0.2)
+    assert run.cards[0]["metrics"] == run.cards[1]["metrics"]
 
 
 def test_shipped_int8_embedding_gives_the_models_vectors_and_relatedness():

@@ -106,11 +106,19 @@ class PhaseCheckpoint(keras.callbacks.Callback):
         super().__init__()
         self.manager, self.epoch, self.history_path = manager, epoch, Path(history_path)
 
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_start = time.time()
+
     def on_epoch_end(self, epoch, logs=None):
         history = json.loads(self.history_path.read_text()) if self.history_path.is_file() else {}
         for k, v in (logs or {}).items():
             history.setdefault(k, []).append(round(float(np.ravel(v)[0]), 6))
         io.write_json_atomic(self.history_path, history)
+        # Wall time summed over every process that worked on the phase, so a resumed run's card states the
+        # whole training time rather than the last process's share.
+        seconds_path = self.history_path.with_name("seconds.json")
+        spent = io.read_json(seconds_path)["seconds"] if seconds_path.is_file() else 0.0
+        io.write_json_atomic(seconds_path, {"seconds": spent + time.time() - self.epoch_start})
         self.epoch.assign(epoch + 1)
         self.manager.save()
 
@@ -130,7 +138,9 @@ class PreviewEachEpoch(keras.callbacks.Callback):
 
 def _checkpoint(model, epoch):
     variables = [v.value for v in model.variables]
-    opt = [v.value for v in model.optimizer.variables]
+    # A model with several optimizers (a GAN's two) builds and returns them all from `checkpoint_optimizers()`.
+    optimizers = model.checkpoint_optimizers() if hasattr(model, "checkpoint_optimizers") else [model.optimizer]
+    opt = [v.value for o in optimizers for v in o.variables]
     return tf.train.Checkpoint(model=variables, optimizer=opt, epoch=epoch)
 
 
@@ -315,6 +325,8 @@ def train(name, *, out=None, publish=False, restart=False, command=None, verbose
         return fit(model, train, val, work_dir=work_dir, strategy=strategy, jit_compile=jit_compile, verbose=verbose,
                    callbacks=callbacks if kwargs.get("phase", "main") in ("main", "all") else (), **kwargs)
 
+    # A family whose training is its own loop (reinforcement learning) checkpoints in the same work folder.
+    bound_fit.work_dir, bound_fit.verbose = work_dir, verbose
     start = time.time()
     hook = registry.hook(family, "train")
     if hook is not None:
@@ -325,6 +337,9 @@ def train(name, *, out=None, publish=False, restart=False, command=None, verbose
                                    lr_schedule=recipe.get("lr_schedule", "constant"),
                                    early_stopping=recipe.get("early_stopping")), {}
     seconds = time.time() - start
+    epoch_seconds = [io.read_json(p)["seconds"] for p in Path(work_dir).glob("*/seconds.json")]
+    if epoch_seconds:
+        seconds = max(seconds, sum(epoch_seconds))
     if not is_chief(strategy):
         return model, None, None
     # the optimizer the last phase compiled (fit's optimizer= may be sgd), not a fixed name
