@@ -167,6 +167,36 @@ def test_boltzmann_machine_learns_the_encoder_distribution_by_annealing():
     assert E.kl_divergence(E.empirical_distribution(gen) + 0, q) < 0.15
 
 
+def test_exact_statistics_equal_brute_force_and_the_annealed_sampler_estimates_them():
+    bm = E.BoltzmannMachine(4, 2, seed=3, init_scale=1.0)
+    bm.bias = np.random.default_rng(0).normal(0, 0.5, 6)
+    v = np.array([[1, 0, 1, 0], [0, 1, 1, 0], [1, 0, 1, 0]])
+    pos, pos_m, neg, neg_m = bm.exact_statistics(v)
+    # brute force, written independently: weights exp(-E) over itertools' joint states
+    states = np.array(list(itertools.product([0, 1], repeat=6)), float)
+    w = np.exp(0.5 * np.einsum("ki,ij,kj->k", states, bm.weights, states) + states @ bm.bias)
+    assert np.allclose(neg, (states * (w / w.sum())[:, None]).T @ states, atol=1e-12)
+    clamped = []
+    for row in v:
+        sel = np.all(states[:, :4] == row, axis=1)
+        q = w[sel] / w[sel].sum()
+        clamped.append((states[sel] * q[:, None]).T @ states[sel])
+    assert np.allclose(pos, np.mean(clamped, axis=0), atol=1e-12)
+    assert np.allclose(pos_m, np.diag(pos)) and np.allclose(neg_m, np.diag(neg))   # s_i^2 = s_i
+    # the annealed sampler's free phase estimates the same <s_i s_j> (20,000 chains x 20 sweeps at T = 1)
+    sampled, _, _ = bm._anneal(np.zeros((20_000, 6)), np.arange(6), E.geometric_schedule(10, 1, steps=4), 20)
+    assert np.abs(sampled / (20_000 * 20) - neg).max() < 0.01
+
+
+def test_exact_statistics_training_is_the_same_rule_without_noise():
+    data, mask = E.encoder_problem(4, hidden=3)          # 4-3-4: the code has room to spare
+    bm = E.BoltzmannMachine(8, 3, connectivity=mask, seed=0)
+    history = bm.fit(data, epochs=2000, learning_rate=2.0, final_learning_rate=0.1, statistics="exact")
+    assert history[-1] < 0.03 and history[-1] < history[0] / 100
+    with pytest.raises(ZooError, match="statistics"):
+        bm.fit(data, epochs=1, statistics="guess")
+
+
 def test_boltzmann_machine_bad_input():
     bm = E.BoltzmannMachine(3, 1)
     with pytest.raises(ZooError, match="0 or 1"):
@@ -177,6 +207,8 @@ def test_boltzmann_machine_bad_input():
         bm.fit([[0, 1, 1]], epochs=1, schedule=[(0.0, 1)])
     with pytest.raises(ZooError, match="at most 24 units"):
         E.BoltzmannMachine(20, 10)
+    with pytest.raises(ZooError, match="hidden"):
+        E.encoder_problem(4, hidden=1)          # 4 patterns cannot get their own code in 1 bit
 
 
 # -- RBM ------------------------------------------------------------------------------------------------------------

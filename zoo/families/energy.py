@@ -255,11 +255,31 @@ class BoltzmannMachine:
                     means += s.sum(axis=0)
         return stats, means, s
 
+    def exact_statistics(self, v):
+        """The two phases' <s_i s_j> and <s_i> computed exactly by enumerating every joint state: clamped,
+        averaged over the rows of v with the hidden units at p(h | v); free, under p(s). What the annealed
+        sampler estimates, for a reference and for `fit(statistics="exact")`."""
+        states = ((np.arange(2 ** self.n)[:, None] >> np.arange(self.n)[::-1]) & 1).astype(np.float64)
+        neg_e = -self.energy(states)
+        p = np.exp(neg_e - neg_e.max())
+        p /= p.sum()
+        neg, neg_m = (states * p[:, None]).T @ states, p @ states
+        visible_index = (states[:, :self.visible] @ (2 ** np.arange(self.visible)[::-1])).astype(int)
+        pos, pos_m = np.zeros((self.n, self.n)), np.zeros(self.n)
+        for row in (np.asarray(v) @ (2 ** np.arange(self.visible)[::-1])).astype(int):
+            chosen = visible_index == row
+            q = p[chosen] / p[chosen].sum()
+            pos += (states[chosen] * q[:, None]).T @ states[chosen]
+            pos_m += q @ states[chosen]
+        return pos / len(v), pos_m / len(v), neg, neg_m
+
     def fit(self, data, epochs=200, learning_rate=0.1, schedule=None, sample_sweeps=10, chains=None, weight_decay=0.0,
-            final_learning_rate=None, callback=None):
+            final_learning_rate=None, callback=None, statistics="annealed"):
         """Learn from binary visible vectors (N, visible). The learning rate falls geometrically from
         `learning_rate` to `final_learning_rate` (default: constant), which averages out the sampling noise
-        of the statistics late in training. Returns the list of per-epoch KL(data || model) over the
+        of the statistics late in training. statistics="exact" replaces both annealed phases by their exact
+        values (exact_statistics), the same rule without sampling noise. Returns the list of per-epoch
+        KL(data || model) over the
         visible states when `callback` is None, else whatever callback(epoch, self) returns each epoch. The KL
         is exact (enumerated), so keep visible + hidden small."""
         v = as_binary(data, "data", self.visible)
@@ -272,14 +292,18 @@ class BoltzmannMachine:
         free_units = np.arange(self.n)
         hidden_units = np.arange(self.visible, self.n)
         history = []
+        checks.one_of(statistics, ("annealed", "exact"), "statistics")
         for epoch in range(epochs):
-            s = self.rng.integers(0, 2, (len(v), self.n)).astype(np.float64)
-            s[:, :self.visible] = v
-            pos, pos_m, _ = self._anneal(s, hidden_units, schedule, sample_sweeps)
-            pos, pos_m = pos / (len(v) * sample_sweeps), pos_m / (len(v) * sample_sweeps)
-            s = self.rng.integers(0, 2, (chains, self.n)).astype(np.float64)
-            neg, neg_m, _ = self._anneal(s, free_units, schedule, sample_sweeps)
-            neg, neg_m = neg / (chains * sample_sweeps), neg_m / (chains * sample_sweeps)
+            if statistics == "exact":
+                pos, pos_m, neg, neg_m = self.exact_statistics(v)
+            else:
+                s = self.rng.integers(0, 2, (len(v), self.n)).astype(np.float64)
+                s[:, :self.visible] = v
+                pos, pos_m, _ = self._anneal(s, hidden_units, schedule, sample_sweeps)
+                pos, pos_m = pos / (len(v) * sample_sweeps), pos_m / (len(v) * sample_sweeps)
+                s = self.rng.integers(0, 2, (chains, self.n)).astype(np.float64)
+                neg, neg_m, _ = self._anneal(s, free_units, schedule, sample_sweeps)
+                neg, neg_m = neg / (chains * sample_sweeps), neg_m / (chains * sample_sweeps)
             grad = (pos - neg) * self.mask
             self.weights += rates[epoch] * (grad - weight_decay * self.weights * self.mask)
             self.bias += rates[epoch] * (pos_m - neg_m)
@@ -321,14 +345,15 @@ def kl_divergence(p, q):
     return float(np.sum(p[mask] * (np.log(p[mask]) - np.log(np.maximum(q[mask], 1e-300)))))
 
 
-def encoder_problem(n=4):
-    """The n-log2(n)-n encoder problem (Ackley et al. 1985): two groups V1, V2 of n visible units that may
-    talk only through log2(n) hidden units; the data are the n vectors with the same one-hot pattern in both
-    groups, equally likely. Returns (data (n, 2n), connectivity mask over 2n + log2(n) units): V1 and V2 are
-    each connected within themselves and to the hidden units, never to each other, so the hidden units must
-    learn a code."""
+def encoder_problem(n=4, hidden=None):
+    """The n-h-n encoder problem (Ackley et al. 1985): two groups V1, V2 of n visible units that may talk only
+    through h hidden units (default log2(n), the fewest that can carry the code); the data are the n vectors
+    with the same one-hot pattern in both groups, equally likely. Returns (data (n, 2n), connectivity mask over
+    2n + h units): V1 and V2 are each connected within themselves and to the hidden units, never to each other,
+    so the hidden units must learn a code."""
     n = checks.count(n, "n", 2, 8)
-    hidden = int(np.ceil(np.log2(n)))
+    least = int(np.ceil(np.log2(n)))
+    hidden = checks.count(least if hidden is None else hidden, "hidden", least, MAX_EXACT_UNITS - 2 * n)
     eye = np.eye(n, dtype=np.int8)
     total = 2 * n + hidden
     mask = np.ones((total, total), bool)

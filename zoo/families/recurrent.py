@@ -353,7 +353,7 @@ def train(model, data, recipe, fit):
     val = sequences(model, data["val"][0], length)
     history = fit(model, (x, y), val, epochs=recipe["epochs"], batch_size=recipe["batch_size"],
                   learning_rate=recipe["learning_rate"], lr_schedule=recipe.get("lr_schedule", "constant"),
-                  phase="main")
+                  early_stopping=recipe.get("early_stopping"), phase="main")
     chars = int(x.size) * len(history.get("loss", []))
     return history, {"training_characters": chars}
 
