@@ -11,7 +11,7 @@ export ZOO_DATA_DIR := $(abspath ../shared/data)
 endif
 endif
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench web clean
 
 setup: $(VENV)/.installed
 
@@ -40,5 +40,12 @@ demo: setup
 	  $(PY) export/examples/run_decoder.py saved_models/vae_mnist/exports/decoder_int8.tflite $(DEMO_OUT)/litert_int8_samples.png; \
 	fi
 
+# The static page in web/ (serve it with `python -m http.server -d web 8000`): LiteRT.js from npm, pinned by
+# web/package-lock.json; the int8 parts exported with a fixed batch of 1 (LiteRT.js refuses a dynamic batch), which
+# needs MNIST for the calibration; then the models, LiteRT.js' modules and its WASM runtime copied into web/.
+web: setup
+	cd web && npm ci --no-audit --no-fund
+	$(PY) web/build.py
+
 clean:
-	rm -rf $(DEMO_OUT) .pytest_cache
+	rm -rf $(DEMO_OUT) .pytest_cache web/models web/wasm web/lib web/.export web/node_modules
