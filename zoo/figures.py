@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import Normalize
+from matplotlib.colors import Normalize, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
@@ -59,12 +59,13 @@ def save(fig, path):
 def image_grid(images, *, title, cols=10, row_labels=None, col_labels=None, cmap="gray_r"):
     """Images tiled row by row, left to right, `cols` per row, with optional row/column labels.
 
-    images: (N, H, W), (N, H, W, 1) or (N, H*W) with square images; float in [0, 1] or uint8.
+    images: (N, H, W), (N, H, W, 1) or (N, H*W) with square images, or colour images (N, H, W, 3) (drawn as
+    they are, without the colour map); float in [0, 1] or uint8.
     row_labels: one str per row, written left of the row (e.g. "noisy gaussian 0.5").
     col_labels: one str per column, written above it.
     """
     _check_title(title)
-    tiles = _as_images(images, "images")
+    tiles = _as_images(images, "images", rgb=True)
     cols = _positive_int(cols, "cols")
     n_cols = min(cols, len(tiles))
     n_rows = math.ceil(len(tiles) / n_cols)
@@ -392,11 +393,14 @@ def _square_side(size):
     return side if side * side == size and side > 0 else None
 
 
-def _as_images(images, name, scale_uint8=True):
-    """(N, H, W) float64 from (N, H, W), (N, H, W, 1) or square (N, H*W); uint8 scaled to [0, 1]."""
+def _as_images(images, name, scale_uint8=True, rgb=False):
+    """(N, H, W) float64 from (N, H, W), (N, H, W, 1) or square (N, H*W); uint8 scaled to [0, 1]. With rgb,
+    (N, H, W, 3) passes through as colour tiles."""
     raw = np.asarray(images)
     if raw.ndim == 4 and raw.shape[-1] == 1:
         raw = raw[..., 0]
+    if rgb and raw.ndim == 4 and raw.shape[-1] == 3 and 0 not in raw.shape and np.issubdtype(raw.dtype, np.number):
+        return raw.astype(np.float64) / (255.0 if scale_uint8 and raw.dtype == np.uint8 else 1.0)
     if raw.ndim == 2:
         side = _square_side(raw.shape[1])
         if side is None:
@@ -456,17 +460,21 @@ def _draw_mosaic(ax, tiles, n_cols, cmap, row_labels, col_labels):
     One image instead of one Axes per tile keeps a 100-tile grid fast to lay out and draw.
     Returns the mosaic's (height, width) in pixels.
     """
-    n, h, w = tiles.shape
+    n, h, w = tiles.shape[:3]
     n_rows = math.ceil(n / n_cols)
     pad = max(1, h // 14)
     # NaN marks the gaps and unused cells; the colour map's "bad" colour paints them.
-    mosaic = np.full((n_rows * (h + pad) + pad, n_cols * (w + pad) + pad), np.nan)
+    mosaic = np.full((n_rows * (h + pad) + pad, n_cols * (w + pad) + pad, *tiles.shape[3:]), np.nan)
     for i, tile in enumerate(tiles):
         r, c = divmod(i, n_cols)
         top, left = pad + r * (h + pad), pad + c * (w + pad)
         mosaic[top:top + h, left:left + w] = tile
-    cmap = colormaps.get_cmap(cmap).with_extremes(bad=TILE_SEPARATOR)
-    ax.imshow(mosaic, cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
+    if mosaic.ndim == 3:  # colour tiles: no colour map, so the gaps are painted directly
+        mosaic = np.where(np.isnan(mosaic), np.asarray(to_rgb(TILE_SEPARATOR)), np.clip(mosaic, 0.0, 1.0))
+        ax.imshow(mosaic, interpolation="nearest")
+    else:
+        cmap = colormaps.get_cmap(cmap).with_extremes(bad=TILE_SEPARATOR)
+        ax.imshow(mosaic, cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
 
     row_centres = pad + np.arange(n_rows) * (h + pad) + (h - 1) / 2
     col_centres = pad + np.arange(n_cols) * (w + pad) + (w - 1) / 2
@@ -476,7 +484,7 @@ def _draw_mosaic(ax, tiles, n_cols, cmap, row_labels, col_labels):
     ax.tick_params(length=0)
     for spine in ax.spines.values():
         spine.set_visible(False)
-    return mosaic.shape
+    return mosaic.shape[:2]
 
 
 # ----------------------------------------------------------------------------- decision regions

@@ -1,0 +1,144 @@
+"""Device-side example: draw a grid of samples from an exported GAN generator (.tflite) and save it as a PNG.
+
+Needs only numpy, ai_edge_litert and pillow (no TensorFlow, no Keras, no zoo):
+
+    python run_generator.py saved_models/dcgan_mnist/exports/generator_int8.tflite samples.png --n 64 --seed 0
+    python run_generator.py saved_models/cgan_mnist/exports/generator_int8.tflite digits.png --labels 0,1,2,3,4,5,6,7,8,9
+
+A generator file has one signature with an input "code" (N, latent_dim), optionally "label_onehot" (N, classes)
+for a class-conditional generator, and an output "image" (N, 28*28*C) in [0, 1], C = 1 (grey) or 3 (Stacked
+MNIST, drawn in colour). z is drawn from N(0, I) with the seed (the generator's noise stays on the caller's
+side: RandomStandardNormal is not a LiteRT builtin). Labels: --labels (one per sample, or one for all), else
+0, 1, 2, ... cycling. int8 inputs/outputs are (de)quantized with the file's own scale and zero point.
+
+A file that is not a generator, or is corrupt, is refused with one line on stderr and exit status 1.
+"""
+
+import argparse
+import sys
+
+import numpy as np
+from ai_edge_litert.interpreter import Interpreter
+from PIL import Image
+
+MAX_SAMPLES = 1024
+
+
+class Refused(Exception):
+    """The model file cannot be used; the message says why."""
+
+
+def quantize(x, detail):
+    if detail["dtype"] == np.float32:
+        return x.astype(np.float32)
+    scale, zero_point = detail["quantization"]
+    info = np.iinfo(detail["dtype"])
+    return np.clip(np.round(x / scale) + zero_point, info.min, info.max).astype(detail["dtype"])
+
+
+def dequantize(y, detail):
+    if detail["dtype"] == np.float32:
+        return y.astype(np.float32)
+    scale, zero_point = detail["quantization"]
+    return (y.astype(np.float32) - zero_point) * scale
+
+
+def load(path):
+    try:
+        with open(path, "rb") as f:
+            content = f.read()
+    except OSError as e:
+        raise Refused(f"cannot read it: {e.strerror or e}") from None
+    if len(content) < 8 or content[4:8] != b"TFL3":
+        raise Refused("it is not a LiteRT model (the 'TFL3' identifier is missing)")
+    try:
+        interpreter = Interpreter(model_content=content, num_threads=1)
+        interpreter.allocate_tensors()
+        runner = interpreter.get_signature_runner()
+        inputs, outputs = runner.get_input_details(), runner.get_output_details()
+    except Exception as e:
+        text = str(e).strip()
+        first = text.splitlines()[0][:200] if text else type(e).__name__
+        raise Refused(f"it is corrupt or truncated: the LiteRT interpreter refused it ({first})") from None
+    if sorted(inputs) not in (["code"], ["code", "label_onehot"]) or "image" not in outputs:
+        raise Refused(f"it is not a generator: inputs {sorted(inputs)}, outputs {sorted(outputs)}")
+    width = int(outputs["image"]["shape_signature"][-1])
+    channels = next((c for c in (1, 3) if width == 28 * 28 * c), None)
+    if channels is None:
+        raise Refused(f"its 'image' output has {width} values, not 28x28 grey or colour images")
+    return runner, inputs, outputs, channels
+
+
+def generate(path, n, seed, labels=None):
+    """(n, 28, 28, C) images in [0, 1] from the file, with z ~ N(0, I) drawn with `seed`."""
+    runner, inputs, outputs, channels = load(path)
+    rng = np.random.default_rng(seed)
+    latent = int(inputs["code"]["shape_signature"][1])
+    feed = {"code": quantize(rng.standard_normal((n, latent)).astype(np.float32), inputs["code"])}
+    if "label_onehot" in inputs:
+        classes = int(inputs["label_onehot"]["shape_signature"][1])
+        labels = np.arange(n) % classes if labels is None else np.resize(np.asarray(labels), n)
+        if labels.min() < 0 or labels.max() >= classes:
+            raise Refused(f"labels must be in [0, {classes - 1}] for this generator")
+        feed["label_onehot"] = quantize(np.eye(classes, dtype=np.float32)[labels], inputs["label_onehot"])
+    elif labels is not None:
+        raise Refused("it is not class-conditional (no 'label_onehot' input); drop --labels")
+    try:
+        image = dequantize(np.asarray(runner(**feed)["image"]), outputs["image"])
+    except Exception as e:
+        raise Refused(f"running it failed ({type(e).__name__})") from None
+    if not np.all(np.isfinite(image)):
+        raise Refused("it generated non-finite pixels: the file is corrupt")
+    return image.reshape(n, 28, 28, channels)
+
+
+def grid(images, cols, pad=2):
+    """(N, 28, 28, C) in [0, 1] -> one uint8 picture, white gaps; grey digits dark on white."""
+    n, side, _, c = images.shape
+    rows = -(-n // cols)
+    out = np.full((rows * (side + pad) + pad, cols * (side + pad) + pad, c), 255, np.uint8)
+    pixels = np.clip(np.round(images * 255.0), 0, 255).astype(np.uint8)
+    if c == 1:
+        pixels = 255 - pixels
+    for i, im in enumerate(pixels):
+        r, k = divmod(i, cols)
+        top, left = pad + r * (side + pad), pad + k * (side + pad)
+        out[top:top + side, left:left + side] = im
+    return out[..., 0] if c == 1 else out
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("model", help="generator .tflite")
+    p.add_argument("png", help="output PNG")
+    p.add_argument("--n", type=int, default=64, help=f"number of samples, 1..{MAX_SAMPLES} (default 64)")
+    p.add_argument("--cols", type=int, default=8)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--labels", default=None, help="comma-separated digits for a conditional generator")
+    args = p.parse_args(argv)
+    labels = None
+    if args.labels:
+        try:
+            labels = [int(t) for t in args.labels.split(",")]
+        except ValueError:
+            p.error(f"--labels expects comma-separated integers, got {args.labels!r}")
+        if args.n == 64:
+            args.n = len(labels)
+    if not 1 <= args.n <= MAX_SAMPLES or args.cols < 1 or args.seed < 0:
+        p.error(f"--n must be in [1, {MAX_SAMPLES}], --cols >= 1 and --seed >= 0")
+    try:
+        images = generate(args.model, args.n, args.seed, labels)
+    except Refused as e:
+        print(f"error: cannot use {args.model}: {e}", file=sys.stderr)
+        return 1
+    try:
+        Image.fromarray(grid(images, min(args.cols, args.n))).save(args.png)
+    except OSError as e:
+        print(f"error: cannot write {args.png}: {e.strerror or e}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.png}: {args.n} samples of 28x28x{images.shape[-1]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
