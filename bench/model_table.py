@@ -34,6 +34,7 @@ HEADLINES = [  # (metric key in card["metrics"], label), first present wins
     ("relatedness_mrr", "relatedness MRR (test pairs)"),
     ("accuracy", "test accuracy"),
     ("squared_error_per_image", "test squared error per image"),
+    ("mean_return", "mean return over {episodes} held-out episodes"),
 ]
 
 
@@ -104,7 +105,8 @@ def rows():
         key, label = next(((k, l) for k, l in HEADLINES if k in metrics), (None, None))
         headline = None
         if key:
-            headline = {"metric": label.format(k=metrics.get("num_samples", "")), "value": metrics[key]}
+            headline = {"metric": label.format(k=metrics.get("num_samples", ""), episodes=metrics.get("episodes", "")),
+                        "value": metrics[key]}
         extra = []
         if "pca_baseline" in c:
             extra.append(f"PCA k={c['pca_baseline']['k']}: {c['pca_baseline']['squared_error_per_image']:.2f}")
@@ -130,6 +132,20 @@ def family_figures(c):
         labels = c["data"].get("labelled_examples", c["data"]["train_examples"])
         which = "all" if labels == c["data"]["train_examples"] else f"{labels:,}"
         out.append(f"test error {metrics['error']:.2%} ({encoder} encoder fine-tuned on {which} labels)")
+    if c.get("family") == "gan":
+        # the GAN measures live in bench/gan_modes.py's JSON (the judge is another model), not in the card
+        gm = read_json(RESULTS / "gan_modes.json") or {}
+        m = gm.get("mnist", {}).get(c["name"]) or {}
+        if "frechet_distance_test" in m:
+            vae = gm["mnist"].get("vae_mnist", {}).get("frechet_distance_test")
+            out.append(f"Fréchet distance to test {m['frechet_distance_test']:.1f} (vae_mnist {vae:.1f}; "
+                       f"python bench/gan_modes.py)")
+        if "label_agreement" in m:
+            out.append(f"label agreement {m['label_agreement']:.1%}")
+        st = gm.get("stacked_mnist", {}).get(c["name"]) or {}
+        if "modes_covered" in st:
+            out.append(f"Stacked MNIST: {st['modes_covered']} of 1,000 modes, KL {st['kl_to_uniform']:.3f} "
+                       f"(python bench/gan_modes.py)")
     if "tied_weights" in c:
         t = c["tied_weights"]
         out.append(f"{t['parameters']:,} parameters tied vs {t['untied_equivalent_parameters']:,} untied")

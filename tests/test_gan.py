@@ -81,6 +81,24 @@ def test_shapes(name, extra):
     assert type(model).parameter_count(model.get_config()) == model.count_params_unique()
 
 
+def test_projection_discriminator_is_psi_of_phi_plus_the_label_embedding_dot_phi(rng):
+    """Miyato & Koyama's projection D, recomputed from its own weights in numpy: the label changes the logit only
+    through embed(y) . phi(x), and the planes variant gets no label planes when projection is chosen."""
+    model = zoo.create_model("cgan_mnist", **TINY, conditioning="projection")
+    assert "d_label_planes" not in [layer.name for layer in model.discriminator.layers]
+    assert zoo.create_model("cgan_mnist", **TINY, conditioning="planes").get_config()["conditioning"] == "planes"
+    x = rng.random((4, 28, 28, 1)).astype(np.float32)
+    y = np.eye(10, dtype=np.float32)[[0, 3, 3, 9]]
+    d = model.discriminator
+    phi = np.asarray(keras.Model(d.inputs, d.get_layer("d_flatten").output)([x, y]), np.float64)
+    w, b = (np.asarray(v, np.float64) for v in d.get_layer("d_logit").weights)
+    v = np.asarray(d.get_layer("d_label_embedding").kernel, np.float64)
+    expected = phi @ w[:, 0] + b[0] + np.sum((y @ v) * phi, axis=1)
+    np.testing.assert_allclose(np.asarray(d([x, y]))[:, 0], expected, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ZooError, match="conditioning must be one of planes, projection"):
+        zoo.create_model("cgan_mnist", **TINY, conditioning="both")
+
+
 @pytest.mark.parametrize("call, message", [
     (lambda m, c: m.sample(0), "n must be"),
     (lambda m, c: m.sample(3, labels=[1, 2, 3]), "not class-conditional"),

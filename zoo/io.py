@@ -222,7 +222,7 @@ ALLOWED_KERAS_CLASSES = frozenset({
     "DTypePolicy", "FloatDTypePolicy", "Adam", "SGD", "RMSprop", "AdamW", "CosineDecay", "ExponentialDecay",
     "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "Zeros", "Ones", "RandomNormal", "RandomUniform",
     "Orthogonal", "Constant", "SparseCategoricalCrossentropy", "SparseCategoricalAccuracy",
-    "CategoricalCrossentropy", "BinaryCrossentropy", "MeanSquaredError", "Mean", "UpSampling2D",
+    "CategoricalCrossentropy", "BinaryCrossentropy", "MeanSquaredError", "Mean", "UpSampling2D", "Dot",
 })
 # Entries of a functional model's graph that name no class (a tensor reference, a tuple of arguments).
 KERAS_MARKERS = frozenset({"__keras_tensor__", "__tuple__"})

@@ -149,6 +149,7 @@ class GAN(ZooModel):
 
     # -- config ---------------------------------------------------------------------------------------------
     num_classes = 0
+    conditioning = "planes"
 
     def _extra_config(self):
         return {}
@@ -162,13 +163,14 @@ class GAN(ZooModel):
         k = int(config.get("num_classes", 0))
         g0, g1 = [int(f) for f in config.get("g_filters", (128, 64))]
         total = (z + k) * 49 * g0 + 4 * g0 + 16 * g0 * g1 + 4 * g1 + 16 * g1 * ch + ch
-        width, side = ch + k, SIDE
+        projection = config.get("conditioning", "planes") == "projection"
+        width, side = ch + (0 if projection else k), SIDE
         for f in config.get("d_filters", (64, 128)):
             total += 16 * width * int(f) + int(f)
             width, side = int(f), -(-side // 2)
         flat = side * side * width
         b, m = int(config.get("minibatch_kernels", 0)), int(config.get("minibatch_dim", 8))
-        return total + flat * b * m + (flat + b) + 1
+        return total + flat * b * m + (flat + b) + 1 + (k * (flat + b) if projection else 0)
 
     # -- networks -------------------------------------------------------------------------------------------
     def _condition(self, name):
@@ -197,7 +199,7 @@ class GAN(ZooModel):
         x = keras.Input((SIDE, SIDE, self.channels), name="image")
         planes = self._condition("label_onehot")
         h = x
-        if planes:
+        if planes and self.conditioning == "planes":
             # the label as constant image planes beside the pixels: D judges "a real 3", not "a real digit"
             tiled = keras.layers.Reshape((1, 1, self.num_classes), name="d_label_reshape")(planes[0])
             tiled = keras.layers.UpSampling2D(SIDE, name="d_label_planes")(tiled)
@@ -209,6 +211,13 @@ class GAN(ZooModel):
         if c["minibatch_kernels"]:
             h = MinibatchDiscrimination(c["minibatch_kernels"], c["minibatch_dim"], name="d_minibatch")(h)
         logit = keras.layers.Dense(1, kernel_initializer=init, name="d_logit")(h)
+        if planes and self.conditioning == "projection":
+            # Miyato & Koyama (2018): logit = psi(phi(x)) + embed(y) . phi(x); the label meets D's features
+            # at the top, where "is this a 3" is decided, rather than as input planes the convolutions may ignore.
+            embed = keras.layers.Dense(h.shape[-1], use_bias=False, kernel_initializer=init,
+                                       name="d_label_embedding")(planes[0])
+            match = keras.layers.Dot(axes=1, name="d_projection")([embed, h])
+            logit = keras.layers.Add(name="d_logit_projected")([logit, match])
         self.discriminator = keras.Model([x, *planes] if planes else x, logit, name="discriminator")
 
     # -- inputs ---------------------------------------------------------------------------------------------
@@ -415,12 +424,13 @@ class ConditionalGAN(GAN):
 
     conditional = True
 
-    def __init__(self, num_classes=10, **kwargs):
+    def __init__(self, num_classes=10, conditioning="planes", **kwargs):
         self.num_classes = checks.count(num_classes, "num_classes", 2, 1000)
+        self.conditioning = checks.one_of(conditioning, ("planes", "projection"), "conditioning")
         super().__init__(**kwargs)
 
     def _extra_config(self):
-        return {"num_classes": self.num_classes}
+        return {"num_classes": self.num_classes, "conditioning": self.conditioning}
 
     def _example(self):
         return {"image": np.zeros((1, SIDE, SIDE, self.channels), np.float32), "label": np.zeros((1,), np.int32)}
@@ -668,9 +678,10 @@ PRESETS = {
     },
     "cgan_mnist": {
         "class": ConditionalGAN, "data": "mnist",
-        "description": "Conditional DCGAN: the one-hot label beside z in G and as ten image planes in D; otherwise "
-                       "dcgan_mnist's nets and recipe.",
-        "config": dict(latent_dim=64, g_filters=[64, 32], d_filters=[32, 64], num_classes=10),
+        "description": "Conditional DCGAN: the one-hot label beside z in G and projected onto D's features "
+                       "(Miyato & Koyama 2018); otherwise dcgan_mnist's nets and recipe.",
+        "config": dict(latent_dim=64, g_filters=[64, 32], d_filters=[32, 64], num_classes=10,
+                       conditioning="projection"),
         "train": dict(epochs=40, batch_size=64, learning_rate=2e-4),
     },
     "dcgan_stacked_mnist": {
