@@ -24,7 +24,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 # pytest exits non-zero (5) when it collects no tests, so an empty run fails here too.
 test: setup
-	$(PY) -m pytest -q -n 2 tests
+	$(PY) -m pytest -q -n 2 --durations=10 tests
 	$(VENV)/bin/lint-imports
 
 # The main job: pictures from every pretrained model, then an int8 VAE decoder exported (calibrated on

@@ -263,13 +263,13 @@ def text_data_dir(tmp_path_factory):
 
 
 def _train_command(out):
-    return [sys.executable, "-m", "zoo", "train", "char_lstm_tiny", "--epochs", "3", "--seed", "3",
+    return [sys.executable, "-m", "zoo", "train", "char_lstm_tiny", "--epochs", "2", "--seed", "3",
             "--verbose", "2", "--out", str(out)]
 
 
 def test_sigkill_mid_training_then_the_same_command_gives_bit_identical_weights(tmp_path, text_data_dir):
     env = zoo_env(ZOO_DATA_DIR=text_data_dir, ZOO_RUNS_DIR=tmp_path / "runs", ZOO_MODELS_DIR=tmp_path / "models")
-    run = kill_then_resume(_train_command, tmp_path, env, first_epoch_line="Epoch 1/3", timeout=300)
+    run = kill_then_resume(_train_command, tmp_path, env, first_epoch_line="Epoch 1/2", timeout=300)
     assert len(run.resumed.get_weights()) == 6
     assert run.cards[1]["metrics"] == run.cards[0]["metrics"]
 
