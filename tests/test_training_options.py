@@ -118,3 +118,26 @@ def test_cli_flags_reach_the_model_and_the_card(zoo_dirs, small_data_dir, monkey
     assert card["config"]["kl_warmup_epochs"] == 1 and card["config"]["free_bits"] == 0.25
     assert card["config"]["hidden_units"] == [16] and zoo.load(runs / "vae_mnist").free_bits == 0.25
     assert card["data"]["test_examples"] == 200 and card["metrics"]["num_samples"] == 1000
+
+
+class _NoSave:
+    def save(self):
+        pass
+
+
+def test_an_epoch_redone_after_a_kill_replaces_its_history_entry_rather_than_adding_one(tmp_path):
+    # A SIGKILL can land after the epoch's history is written but before its checkpoint: the resumed run
+    # redoes that epoch, and the history must still hold one entry per epoch.
+    import tensorflow as tf
+
+    path = tmp_path / "history.json"
+    first = training.PhaseCheckpoint(_NoSave(), tf.Variable(0, dtype=tf.int64), path)
+    for epoch, loss in ((0, 3.0), (1, 2.0)):
+        first.on_epoch_begin(epoch)
+        first.on_epoch_end(epoch, {"loss": loss})
+    resumed = training.PhaseCheckpoint(_NoSave(), tf.Variable(1, dtype=tf.int64), path)
+    resumed.on_epoch_begin(1)
+    resumed.on_epoch_end(1, {"loss": 1.5})
+    resumed.on_epoch_begin(2)
+    resumed.on_epoch_end(2, {"loss": 1.0})
+    assert json.loads(path.read_text()) == {"loss": [3.0, 1.5, 1.0]}

@@ -111,8 +111,10 @@ class PhaseCheckpoint(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         history = json.loads(self.history_path.read_text()) if self.history_path.is_file() else {}
+        # Truncate to this epoch before appending: a kill between this write and the checkpoint below makes the
+        # resumed run redo the epoch, and its entry must replace the first one, not follow it.
         for k, v in (logs or {}).items():
-            history.setdefault(k, []).append(round(float(np.ravel(v)[0]), 6))
+            history[k] = history.get(k, [])[:epoch] + [round(float(np.ravel(v)[0]), 6)]
         io.write_json_atomic(self.history_path, history)
         # Wall time summed over every process that worked on the phase, so a resumed run's card states the
         # whole training time rather than the last process's share.
