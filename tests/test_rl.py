@@ -353,3 +353,13 @@ def test_shipped_agent_is_a_plain_keras_model_and_from_preset_checks_the_class(r
     np.testing.assert_array_equal(np.asarray(plain(obs)), np.asarray(agent(obs)))
     with pytest.raises(ZooError, match="not a VAE"):
         zoo.VAE.from_preset("dqn_cartpole")
+
+
+def test_the_numpy_behaviour_policy_picks_the_networks_greedy_actions(rng):
+    # the training loop acts with a numpy copy of the weights; it must be the Keras net's argmax
+    model = _tiny()
+    for w in model.q_variables:
+        w.assign(rng.normal(scale=0.5, size=w.shape).astype(np.float32))
+    obs = rng.normal(scale=2.0, size=(300, 4)).astype(np.float32)
+    greedy = model.numpy_policy()
+    assert [greedy(o) for o in obs] == model.act(obs).tolist()

@@ -74,7 +74,7 @@ class DQN(ZooModel):
         self.finish(example, optimizer=keras.optimizers.Adam(1e-3))
         self.sync_target()
         self._greedy = tf.function(lambda x: tf.argmax(self._net(self.online, x), axis=-1, output_type=tf.int32),
-                                   reduce_retracing=True)
+                                   input_signature=[tf.TensorSpec([None, self.obs_dim], tf.float32)])
 
     @classmethod
     def parameter_count(cls, config):
@@ -100,6 +100,21 @@ class DQN(ZooModel):
         for a, b in zip(self.online, self.target):
             for wa, wb in zip(a.weights, b.weights):
                 wb.assign(wa)
+
+    def numpy_policy(self):
+        """The greedy policy of the current weights as a numpy function of one observation: for a training loop
+        that acts thousands of times between weight changes, where a TensorFlow call per action costs far more
+        than the network itself. Take a new one after the weights change."""
+        layers = [(w.numpy(), b.numpy()) for w, b in zip(self.q_variables[::2], self.q_variables[1::2])]
+
+        def greedy(obs):
+            h = np.asarray(obs, np.float32)
+            for w, b in layers[:-1]:
+                h = np.maximum(h @ w + b, 0.0)
+            w, b = layers[-1]
+            return int(np.argmax(h @ w + b))
+
+        return greedy
 
     # -- the policy ----------------------------------------------------------------------------------------------
     def q_values(self, obs):
@@ -134,13 +149,18 @@ def epsilon(step, total, fraction, final):
 
 
 def make_update(model, double_q, use_target, gamma, max_grad_norm):
-    """One Adam step on the importance-weighted Huber loss of a batch; returns (loss, TD errors)."""
+    """One Adam step on the importance-weighted Huber loss of a batch of numpy arrays; returns (loss, TD errors)
+    as a float and a numpy array."""
     variables = model.q_variables
     optimizer = model.optimizer
     huber = keras.losses.Huber(delta=1.0, reduction=None)
 
-    @tf.function(reduce_retracing=True)
+    # A fixed signature: each call skips retracing checks, which otherwise cost more than the step itself.
+    spec = lambda *shape, dtype=tf.float32: tf.TensorSpec([None, *shape], dtype)  # noqa: E731
+
+    @tf.function(input_signature=[spec(model.obs_dim), spec(dtype=tf.int64), spec(), spec(model.obs_dim), spec(), spec()])
     def update(obs, action, reward, next_obs, done, weights):
+        action = tf.cast(action, tf.int32)
         q_next_online = model._net(model.online, next_obs)
         q_next = model._net(model.target, next_obs) if use_target else q_next_online
         if double_q:
@@ -156,9 +176,18 @@ def make_update(model, double_q, use_target, gamma, max_grad_norm):
         grads = tape.gradient(loss, variables)
         grads, _ = tf.clip_by_global_norm(grads, max_grad_norm)
         optimizer.apply_gradients(zip(grads, variables))
-        return loss, td
+        # one tensor, so the caller pays for one device-to-host copy per step
+        return tf.concat([loss[None], td], axis=0)
 
-    return update
+    # The concrete function: calling it skips the polymorphic function's argument binding (about a millisecond a
+    # call here, as much as the update's arithmetic).
+    concrete = update.get_concrete_function()
+
+    def step(obs, action, reward, next_obs, done, weights):
+        out = concrete(*[tf.constant(b) for b in (obs, action, reward, next_obs, done, weights)]).numpy()
+        return float(out[0]), out[1:]
+
+    return step
 
 
 class TrainState:
@@ -266,11 +295,14 @@ def learn(model, total_steps, *, learning_rate=2.3e-3, batch_size=64, seed=0, ev
     update = make_update(model, c["double_q"], use_target, c["gamma"], c["max_grad_norm"])
     buffer, env, rng = state.buffer, state.env, state.rng
     stopped = bool(stop_at is not None and state.history["eval_return"] and state.history["eval_return"][-1] >= stop_at)
+    # The weights change only in the training rounds: act with a numpy copy of them in between, and sync the
+    # target only when the online net has changed since the last sync (syncing equal weights is a no-op).
+    greedy, target_stale = model.numpy_policy(), True   # True: a resumed run syncs once, as a no-op or a catch-up
     tick = time.perf_counter()
     while state.step < total_steps and not stopped:
         eps = epsilon(state.step, total_steps, c["exploration_fraction"], c["final_epsilon"])
         explore = rng.random() < eps
-        action = int(rng.integers(model.n_actions)) if explore else int(model._greedy(state.obs[None])[0])
+        action = int(rng.integers(model.n_actions)) if explore else greedy(state.obs)
         next_obs, reward, terminated, truncated, _ = env.step(action)
         next_obs = np.asarray(next_obs, np.float32)
         buffer.add(state.obs, action, reward, next_obs, terminated)
@@ -281,18 +313,18 @@ def learn(model, total_steps, *, learning_rate=2.3e-3, batch_size=64, seed=0, ev
             state.episode_return = 0.0
             next_obs = np.asarray(env.reset()[0], np.float32)
         state.obs = next_obs
-        if use_target and state.step % c["target_update"] == 0:
+        if use_target and target_stale and state.step % c["target_update"] == 0:
             model.sync_target()
+            target_stale = False
         if state.step >= c["learning_starts"] and state.step % c["train_freq"] == 0:
             beta = beta_schedule(state.step, total_steps, c["beta0"])
             for _ in range(c["gradient_steps"]):
                 index, (o, a, r, o2, d), w = buffer.sample(batch_size, rng, beta)
                 loss, td = update(o, a, r, o2, d, w)
-                buffer.update_priorities(index, td.numpy())
-                state.losses.append(float(loss))
+                buffer.update_priorities(index, td)
+                state.losses.append(loss)
                 state.updates += 1
-                if not use_target:
-                    pass  # the online net is its own target: nothing to sync
+            greedy, target_stale = model.numpy_policy(), True
         if state.step % eval_every == 0 or state.step == total_steps:
             state.seconds += time.perf_counter() - tick
             mean, std = evaluate(model, c["env_id"], eval_episodes, EVAL_SEED + 1000 * (state.step // eval_every))

@@ -14,13 +14,22 @@ from zoo.errors import ZooError
 def _write(nodes, leaves, values, combine):
     """Set leaves (the last value wins for a repeated leaf, as in a loop) and recompute every node above them,
     one tree level at a time."""
+    if leaves.size == 1:
+        # One leaf (every transition added): a scalar walk up the tree is ten times faster than the array one.
+        i = int(leaves[0])
+        nodes[i] = values[0]
+        i >>= 1
+        while i >= 1:
+            nodes[i] = combine(nodes[2 * i], nodes[2 * i + 1])
+            i >>= 1
+        return
     nodes[leaves] = values
-    node = np.unique(leaves) >> 1
+    # Every leaf sits at the same depth, so the walk up is level by level; a node repeated in `node` is
+    # recomputed twice to the same value, which is cheaper than deduplicating each level.
+    node = leaves >> 1
     while node.size and node[0] >= 1:
         nodes[node] = combine(nodes[2 * node], nodes[2 * node + 1])
-        node = np.unique(node >> 1)
-        if node[0] == 0:
-            break
+        node = node >> 1
 
 
 class SumTree:
