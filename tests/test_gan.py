@@ -428,3 +428,28 @@ def test_plain_keras_load_predict_and_saved_model_export(tmp_path):
     rows = x.astype(np.float32) / 255
     np.testing.assert_allclose(np.asarray(served.serve(rows.reshape(16, 28, 28, 1))), np.asarray(model(rows)),
                                atol=1e-5)
+
+
+def test_the_auxiliary_classifier_adds_its_cross_entropy_to_both_losses(rng, tmp_path):
+    """AC-GAN's term, recomputed in numpy from D's class logits: with aux_weight w, D's loss gains w * CE on the real
+    images' labels and G's on the requested labels of its samples; a zero weight leaves the plain losses."""
+    model = zoo.create_model("cgan_mnist", **TINY, aux_weight=0.5)
+    assert type(model).parameter_count(model.get_config()) == model.count_params_unique()
+    x = rng.random((6, 28, 28, 1)).astype(np.float32)
+    y = np.eye(10, dtype=np.float32)[[0, 1, 2, 3, 4, 5]]
+    logit, classes = (np.asarray(t, np.float64) for t in model._d_both(x, y))
+    assert logit.shape == (6,) and classes.shape == (6, 10)
+    log_softmax = classes - np.log(np.exp(classes).sum(1, keepdims=True))
+    expected = -(y * log_softmax).sum(1).mean()
+    np.testing.assert_allclose(float(model._class_loss(classes.astype(np.float32), y)), expected, rtol=1e-5)
+    # a train step runs and the model round-trips through a .keras file with its head
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    logs = model.train_on_batch(x, np.arange(6), return_dict=True)
+    assert np.isfinite(logs["d_loss"]) and np.isfinite(logs["g_loss"])
+    registry.save_model(model, tmp_path / "m")
+    loaded = zoo.load(tmp_path / "m")
+    assert loaded.get_config() == model.get_config()
+    for a, b in zip(model._d_both(x, y), loaded._d_both(x, y)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    with pytest.raises(ZooError, match="aux_weight > 0 needs conditioning='projection'"):
+        zoo.create_model("cgan_mnist", **TINY, conditioning="planes", aux_weight=1.0)

@@ -150,6 +150,7 @@ class GAN(ZooModel):
     # -- config ---------------------------------------------------------------------------------------------
     num_classes = 0
     conditioning = "planes"
+    aux_weight = 0.0
 
     def _extra_config(self):
         return {}
@@ -164,13 +165,15 @@ class GAN(ZooModel):
         g0, g1 = [int(f) for f in config.get("g_filters", (128, 64))]
         total = (z + k) * 49 * g0 + 4 * g0 + 16 * g0 * g1 + 4 * g1 + 16 * g1 * ch + ch
         projection = config.get("conditioning", "planes") == "projection"
+        aux = k if float(config.get("aux_weight", 0.0)) > 0 else 0
         width, side = ch + (0 if projection else k), SIDE
         for f in config.get("d_filters", (64, 128)):
             total += 16 * width * int(f) + int(f)
             width, side = int(f), -(-side // 2)
         flat = side * side * width
         b, m = int(config.get("minibatch_kernels", 0)), int(config.get("minibatch_dim", 8))
-        return total + flat * b * m + (flat + b) + 1 + (k * (flat + b) if projection else 0)
+        return (total + flat * b * m + (flat + b) + 1 + (k * (flat + b) if projection else 0)
+                + aux * (flat + b + 1))
 
     # -- networks -------------------------------------------------------------------------------------------
     def _condition(self, name):
@@ -218,7 +221,12 @@ class GAN(ZooModel):
                                        name="d_label_embedding")(planes[0])
             match = keras.layers.Dot(axes=1, name="d_projection")([embed, h])
             logit = keras.layers.Add(name="d_logit_projected")([logit, match])
-        self.discriminator = keras.Model([x, *planes] if planes else x, logit, name="discriminator")
+        outputs = logit
+        if self.aux_weight:
+            # AC-GAN's auxiliary classifier (Odena et al. 2017) on the same features, which see only the image
+            # under projection conditioning: D learns the digit from real images, G is asked to be recognised.
+            outputs = [logit, keras.layers.Dense(self.num_classes, kernel_initializer=init, name="d_class")(h)]
+        self.discriminator = keras.Model([x, *planes] if planes else x, outputs, name="discriminator")
 
     # -- inputs ---------------------------------------------------------------------------------------------
     def _images(self, x):
@@ -232,7 +240,14 @@ class GAN(ZooModel):
         return self._images(x), None
 
     def _d(self, x, c, training=False):
-        return tf.reshape(self.discriminator(x if c is None else [x, c], training=training), [-1])
+        return self._d_both(x, c, training)[0]
+
+    def _d_both(self, x, c, training=False):
+        """D's logits (N,) and, with the auxiliary classifier, its class logits (N, classes) (else None)."""
+        out = self.discriminator(x if c is None else [x, c], training=training)
+        if self.aux_weight:
+            return tf.reshape(out[0], [-1]), out[1]
+        return tf.reshape(out, [-1]), None
 
     def _g(self, z, c, training=False):
         return self.generator(z if c is None else [z, c], training=training)
@@ -272,9 +287,11 @@ class GAN(ZooModel):
         z = self._noise(n)
         fake = self._g(z, c, training=True)
         with tf.GradientTape() as tape:
-            real_logits = self._d(x, c, training=True)
+            real_logits, real_classes = self._d_both(x, c, training=True)
             fake_logits = self._d(fake, c, training=True)
             d_loss = self._d_loss(real_logits, fake_logits)
+            if self.aux_weight:
+                d_loss += self.aux_weight * self._class_loss(real_classes, c)
         d_vars = self.discriminator.trainable_variables
         self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, d_vars), d_vars))
         # G: the non-saturating loss -log D(G(z)) on new noise, against D or its unrolled copy.
@@ -285,10 +302,17 @@ class GAN(ZooModel):
             if self._config["unroll_steps"]:
                 g_logits = self._unrolled_logits(x, fake2, c)
             else:
-                g_logits = self._d(fake2, c, training=True)
+                g_logits, g_classes = self._d_both(fake2, c, training=True)
             g_loss = replica_mean(_bce(g_logits, 1.0))
+            if self.aux_weight:
+                if self._config["unroll_steps"]:
+                    g_classes = self._d_both(fake2, c, training=True)[1]
+                g_loss += self.aux_weight * self._class_loss(g_classes, c)
         self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, g_vars), g_vars))
         return self._track(real_logits, fake_logits, d_loss, g_loss, x, fake)
+
+    def _class_loss(self, class_logits, onehot):
+        return replica_mean(tf.nn.softmax_cross_entropy_with_logits(labels=onehot, logits=class_logits))
 
     def _unrolled_logits(self, x, fake, c):
         """D's logits for `fake` after unroll_steps SGD steps of D on (x, fake), differentiable with respect
@@ -300,7 +324,7 @@ class GAN(ZooModel):
 
         def logits(w, images):
             out, _ = d.stateless_call(w, frozen, images if c is None else [images, c], training=True)
-            return tf.reshape(out, [-1])
+            return tf.reshape(out[0] if self.aux_weight else out, [-1])
 
         for _ in range(self._config["unroll_steps"]):
             with tf.GradientTape() as inner:
@@ -424,13 +448,18 @@ class ConditionalGAN(GAN):
 
     conditional = True
 
-    def __init__(self, num_classes=10, conditioning="planes", **kwargs):
+    def __init__(self, num_classes=10, conditioning="planes", aux_weight=0.0, **kwargs):
         self.num_classes = checks.count(num_classes, "num_classes", 2, 1000)
         self.conditioning = checks.one_of(conditioning, ("planes", "projection"), "conditioning")
+        self.aux_weight = checks.number(aux_weight, "aux_weight", 0.0, 100.0)
+        if self.aux_weight and self.conditioning != "projection":
+            # with label planes D's features already hold the label: its classifier would read it, not the image
+            raise ZooError("aux_weight > 0 needs conditioning='projection' (under 'planes' D's features contain "
+                           "the label)")
         super().__init__(**kwargs)
 
     def _extra_config(self):
-        return {"num_classes": self.num_classes, "conditioning": self.conditioning}
+        return {"num_classes": self.num_classes, "conditioning": self.conditioning, "aux_weight": self.aux_weight}
 
     def _example(self):
         return {"image": np.zeros((1, SIDE, SIDE, self.channels), np.float32), "label": np.zeros((1,), np.int32)}
