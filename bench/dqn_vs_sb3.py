@@ -127,8 +127,11 @@ def summarize(runs):
         steps = [r["steps_to_475"] for r in mine]
         secs = [r["seconds_to_475"] for r in mine]
         reached = [s for s in steps if s is not None]
-        # a run that never reached 475 counts as infinitely slow in the median
-        med = lambda xs: (float(np.median([np.inf if x is None else x for x in xs])) if xs else None)  # noqa: E731
+        # a run that never reached 475 counts as infinitely slow in the median; an infinite median is written as
+        # null (strict JSON has no Infinity)
+        def med(xs):
+            m = float(np.median([np.inf if x is None else x for x in xs])) if xs else None
+            return m if m is not None and np.isfinite(m) else None
         out[name] = {"runs": len(mine), "reached_475": len(reached),
                      "median_steps_to_475": med(steps), "median_seconds_to_475": med(secs),
                      "median_final_return": float(np.median([r["final_return"] for r in mine])),

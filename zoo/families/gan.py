@@ -708,9 +708,10 @@ PRESETS = {
     "cgan_mnist": {
         "class": ConditionalGAN, "data": "mnist",
         "description": "Conditional DCGAN: the one-hot label beside z in G and projected onto D's features "
-                       "(Miyato & Koyama 2018); otherwise dcgan_mnist's nets and recipe.",
+                       "(Miyato & Koyama 2018), with AC-GAN's auxiliary classifier on D's features (weight 1); "
+                       "otherwise dcgan_mnist's nets and recipe.",
         "config": dict(latent_dim=64, g_filters=[64, 32], d_filters=[32, 64], num_classes=10,
-                       conditioning="projection"),
+                       conditioning="projection", aux_weight=1.0),
         "train": dict(epochs=40, batch_size=64, learning_rate=2e-4),
     },
     "dcgan_stacked_mnist": {
