@@ -322,16 +322,20 @@ class GAN(ZooModel):
         frozen = [tf.convert_to_tensor(v) for v in d.non_trainable_variables]
         rate = self._config["unroll_learning_rate"]
 
-        def logits(w, images):
+        def both(w, images):
             out, _ = d.stateless_call(w, frozen, images if c is None else [images, c], training=True)
-            return tf.reshape(out[0] if self.aux_weight else out, [-1])
+            return (tf.reshape(out[0], [-1]), out[1]) if self.aux_weight else (tf.reshape(out, [-1]), None)
 
         for _ in range(self._config["unroll_steps"]):
             with tf.GradientTape() as inner:
                 inner.watch(weights)
-                loss = self._d_loss(logits(weights, x), logits(weights, fake))
+                real_logits, real_classes = both(weights, x)
+                # the inner steps are D's own update, its auxiliary term included
+                loss = self._d_loss(real_logits, both(weights, fake)[0])
+                if self.aux_weight:
+                    loss += self.aux_weight * self._class_loss(real_classes, c)
             weights = [w - rate * g for w, g in zip(weights, inner.gradient(loss, weights))]
-        return logits(weights, fake)
+        return both(weights, fake)[0]
 
     def _track(self, real_logits, fake_logits, d_loss, g_loss, x, fake):
         t = self.trackers
@@ -455,7 +459,7 @@ class ConditionalGAN(GAN):
         if self.aux_weight and self.conditioning != "projection":
             # with label planes D's features already hold the label: its classifier would read it, not the image
             raise ZooError("aux_weight > 0 needs conditioning='projection' (under 'planes' D's features contain "
-                           "the label)")
+                           "the label); pass aux_weight=0 with planes")
         super().__init__(**kwargs)
 
     def _extra_config(self):
