@@ -112,6 +112,15 @@ def batched(fn, arrays, batch_size=1024):
     return np.concatenate([np.asarray(c) for c in chunks])
 
 
+def metric_report(name, exported, keras_value, *, digits=None, **details):
+    """An ExportPart metric's report: the task figure through the exported file next to Keras's, and their
+    relative difference, taken before any rounding (`digits` rounds the two figures, the difference to 6)."""
+    relative = (exported - keras_value) / keras_value
+    if digits is not None:
+        exported, keras_value, relative = round(exported, digits), round(keras_value, digits), round(relative, 6)
+    return {"name": name, **details, "exported": exported, "keras": keras_value, "relative_diff": relative}
+
+
 @dataclasses.dataclass
 class ExportPart:
     """One deployable part of a model, as a family's `export_parts(model, data)` hook names it.
@@ -122,7 +131,8 @@ class ExportPart:
       (codes of real images for a decoder, not N(0, I)); used for the comparison with Keras and for int8
       calibration.
     metric(runner): the task figure through `runner` (a function list of arrays -> list of output arrays
-      in the part's output order) next to Keras's: {"name", "exported", "keras", "relative_diff", ...}.
+      in the part's output order) next to Keras's: {"name", "exported", "keras", "relative_diff", ...}, as
+      `metric_report` builds it.
     metric_bound: the largest relative change of that figure an int8 export may show.
     """
     model: Any

@@ -100,24 +100,30 @@ def as_images(x, name="images"):
     return rows, single
 
 
-def as_latents(z, dim, name="z"):
-    """Latent codes as float32 (N, dim), finite after the cast, and whether one came without a batch axis."""
-    z = _array(z, name)
-    if z.dtype == bool:
-        raise ZooError(f"{name}: expected float latent codes, got dtype bool")
-    if z.shape == (dim,):
-        single, z = True, z[None]
-    elif z.ndim == 2 and z.shape[1] == dim:
+def as_rows(x, dim, name, what="row", allow_bool=True):
+    """Vectors of length `dim` as float32 (N, dim), finite after the cast, and whether one vector (dim,) came
+    without a batch axis. `what` names one vector in the messages (a code, an observation, ...)."""
+    x = _array(x, name)
+    if x.dtype == bool and not allow_bool:
+        raise ZooError(f"{name}: expected float {what}s, got dtype bool")
+    if x.shape == (dim,):
+        single, x = True, x[None]
+    elif x.ndim == 2 and x.shape[1] == dim:
         single = False
     else:
-        raise ZooError(f"{name}: expected shape ({dim},) or (N, {dim}), got {z.shape}")
-    if len(z) == 0:
-        raise ZooError(f"{name}: got an empty batch, expected at least one code")
+        raise ZooError(f"{name}: expected shape ({dim},) or (N, {dim}), got {x.shape}")
+    if len(x) == 0:
+        raise ZooError(f"{name}: got an empty batch, expected at least one {what}")
     with np.errstate(over="ignore", invalid="ignore"):
-        z = z.astype(np.float32)
-    if not np.all(np.isfinite(z)):
-        raise ZooError(f"{name}: contains NaN or Inf (after the cast to float32); expected finite codes")
-    return z, single
+        x = x.astype(np.float32)
+    if not np.all(np.isfinite(x)):
+        raise ZooError(f"{name}: contains NaN or Inf (after the cast to float32); expected finite {what}s")
+    return x, single
+
+
+def as_latents(z, dim, name="z"):
+    """Latent codes as float32 (N, dim), finite after the cast, and whether one came without a batch axis."""
+    return as_rows(z, dim, name, what="code", allow_bool=False)
 
 
 def as_labels(labels, n, num_classes, name="labels"):

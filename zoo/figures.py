@@ -80,6 +80,14 @@ def image_grid(images, *, title, cols=10, row_labels=None, col_labels=None, cmap
     return fig
 
 
+
+def per_label_grid(sample, num_classes, *, title, per_label=10):
+    """One row of `per_label` images per class: sample(labels) draws the images for an array of labels."""
+    labels = np.repeat(np.arange(num_classes), per_label)
+    return image_grid(sample(labels), cols=per_label, row_labels=[f"digit {k}" for k in range(num_classes)],
+                      title=title)
+
+
 def decoded_grid(images, ticks, *, title, xlabel="z1", ylabel="z2"):
     """An n x n mosaic of images decoded from a regular latent grid, on real latent axes.
 

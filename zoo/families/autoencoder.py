@@ -20,7 +20,7 @@ import tensorflow as tf
 import keras
 
 from zoo import checks, figures, retrieval
-from zoo.base import ExportPart, ZooModel, batched
+from zoo.base import ExportPart, metric_report, ZooModel, batched
 from zoo.errors import ZooError
 from zoo.layers import (ContractivePenalty, DenseTranspose, KLSparsityRegularizer, L1ActivityRegularizer,
                         NoiseMixture, image_rows, jacobian_sq_norm, like_input, make_noise,
@@ -358,9 +358,8 @@ def reconstruction_metric(data, encode, decode, chain):
     def metric(runner):
         exported = bce_per_image(x, decode[0](encode[0](x, runner), runner))
         keras_value = bce_per_image(x, decode[1](encode[1](x, None), None))
-        return {"name": "bce_per_image", "split": "test", "images": int(len(x)), "chain": chain,
-                "exported": round(exported, 4), "keras": round(keras_value, 4),
-                "relative_diff": round((exported - keras_value) / keras_value, 6)}
+        return metric_report("bce_per_image", exported, keras_value, digits=4, split="test", images=int(len(x)),
+                             chain=chain)
     return metric
 
 

@@ -13,7 +13,7 @@ import tensorflow as tf
 import keras
 
 from zoo import checks, figures, retrieval
-from zoo.base import ExportPart, ZooModel, batched
+from zoo.base import ExportPart, metric_report, ZooModel, batched
 from zoo.errors import ZooError
 from zoo.layers import image_rows
 
@@ -279,9 +279,8 @@ def export_parts(model, data):
         x, y = data["test"]
         exported = float(np.mean(np.argmax(runner([x])[0], axis=-1) == y))
         keras_value = float(np.mean(model.classify(x) == y))
-        return {"name": "accuracy", "split": "test", "images": int(len(x)), "chain": "exported classifier",
-                "exported": round(exported, 4), "keras": round(keras_value, 4),
-                "relative_diff": round((exported - keras_value) / keras_value, 6)}
+        return metric_report("accuracy", exported, keras_value, digits=4, split="test", images=int(len(x)),
+                             chain="exported classifier")
 
     return {"classifier": ExportPart(part, inputs, metric, 0.01)}
 

@@ -26,7 +26,7 @@ import tensorflow as tf
 import keras
 
 from zoo import checks, data as zdata, figures
-from zoo.base import ExportPart, ZooModel, batched
+from zoo.base import ExportPart, metric_report, ZooModel, batched
 from zoo.errors import ZooError
 from zoo.layers import image_rows, like_input
 
@@ -910,9 +910,8 @@ def export_parts(model, data):
 
         exported = bce(decode(runner([xb])[0]))
         keras_value = bce(decode(model.encode(xb)))
-        return {"name": "reconstruction_bce", "split": "test (binarized, seed 0)", "images": int(len(xb)),
-                "chain": "exported encoder -> keras p(v|h)", "exported": round(exported, 4),
-                "keras": round(keras_value, 4), "relative_diff": round((exported - keras_value) / keras_value, 6)}
+        return metric_report("reconstruction_bce", exported, keras_value, digits=4, split="test (binarized, seed 0)",
+                             images=int(len(xb)), chain="exported encoder -> keras p(v|h)")
 
     return {"encoder": ExportPart(encoder, inputs, metric, 0.02)}
 

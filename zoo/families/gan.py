@@ -31,7 +31,7 @@ import tensorflow as tf
 import keras
 
 from zoo import checks, figures
-from zoo.base import ExportPart, ZooModel, batched
+from zoo.base import ExportPart, metric_report, ZooModel, batched
 from zoo.errors import ZooError
 from zoo.layers.image import UINT8_SCALE
 from zoo.layers.minibatch import MinibatchDiscrimination
@@ -629,10 +629,8 @@ def sample_figure(model, n, seed, title):
 def pictures(model, data):
     figs = {}
     if model.conditional:
-        labels = np.repeat(np.arange(model.num_classes), 10)
-        figs["samples.png"] = figures.image_grid(
-            model.sample(len(labels), labels=labels, seed=0), cols=10,
-            row_labels=[f"digit {k}" for k in range(model.num_classes)], title=f"{model.name}: samples per label")
+        figs["samples.png"] = figures.per_label_grid(lambda labels: model.sample(len(labels), labels=labels, seed=0),
+                                                     model.num_classes, title=f"{model.name}: samples per label")
         return figs
     figs["samples.png"] = sample_figure(model, 100, 0, f"{model.name}: 100 samples")
     clf = judge()
@@ -695,8 +693,7 @@ def export_parts(model, data):
             test = features(clf, data["test"][0])
             values = [frechet_distance(features(clf, im), test) for im in (exported, keras_images)]
             name = "frechet_distance_test"
-        return {"name": name, "split": "test", "samples": n, "judge": JUDGE, "exported": round(values[0], 4),
-                "keras": round(values[1], 4), "relative_diff": round((values[0] - values[1]) / values[1], 6)}
+        return metric_report(name, values[0], values[1], digits=4, split="test", samples=n, judge=JUDGE)
 
     return {"generator": ExportPart(part, inputs, metric, 0.02, "z (+ one-hot label) -> image")}
 

@@ -26,7 +26,7 @@ import keras
 from keras import ops
 
 from zoo import checks, figures
-from zoo.base import ExportPart, ZooModel
+from zoo.base import ExportPart, metric_report, ZooModel
 from zoo.errors import ZooError
 from zoo.figures import decision_regions
 from zoo.layers.threshold import Threshold
@@ -65,20 +65,7 @@ def truth_table(name):
 
 def _inputs(x, input_dim, name="x"):
     """Input rows as float32 (N, input_dim), finite, and whether one row came without a batch axis."""
-    try:
-        arr = np.asarray(x.numpy() if hasattr(x, "numpy") else x)
-    except ValueError:
-        raise ZooError(f"{name}: expected a rectangular numeric array of shape (N, {input_dim})") from None
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise ZooError(f"{name}: expected a numeric array of shape (N, {input_dim}), got dtype {arr.dtype}")
-    single = arr.shape == (input_dim,)
-    arr = arr[None] if single else arr
-    if arr.ndim != 2 or arr.shape[1] != input_dim or len(arr) == 0:
-        raise ZooError(f"{name}: expected shape ({input_dim},) or (N, {input_dim}) with N >= 1, got {np.shape(x)}")
-    with np.errstate(over="ignore", invalid="ignore"):
-        arr = arr.astype(np.float32)
-    checks.finite(arr, name)
-    return arr, single
+    return checks.as_rows(x, input_dim, name)
 
 
 def _targets(y, n, name="y"):
@@ -488,9 +475,8 @@ def export_parts(model, data):
             got = np.asarray(runner([x])[0]).reshape(-1)
             exported = float(np.mean((got >= 0.5) == y))
             keras_value = float(np.mean(model.decide(x) == y))
-            return {"name": "accuracy", "split": f"truth table {model.table}", "images": int(len(x)),
-                    "chain": f"exported {part.name}", "exported": round(exported, 4), "keras": round(keras_value, 4),
-                    "relative_diff": round((exported - keras_value) / keras_value, 6)}
+            return metric_report("accuracy", exported, keras_value, digits=4, split=f"truth table {model.table}",
+                                 images=int(len(x)), chain=f"exported {part.name}")
 
     return {part.name: ExportPart(part, inputs, metric, 0.0)}
 

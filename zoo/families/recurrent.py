@@ -22,7 +22,7 @@ import keras
 from matplotlib.figure import Figure
 
 from zoo import checks
-from zoo.base import ExportPart, ZooModel
+from zoo.base import ExportPart, metric_report, ZooModel
 from zoo.errors import ZooError
 from zoo.layers.rnn_cells import CELLS, SlidingWindow
 
@@ -469,9 +469,8 @@ def export_parts(model, data):
         text_ids = ids[:EXPORT_METRIC_CHARS]
         exported = step_nats(runner_step(runner, model), model, text_ids)
         keras_value = step_nats(model.step, model, text_ids)
-        return {"name": "nats_per_char", "exported": exported, "keras": keras_value,
-                "relative_diff": (exported - keras_value) / keras_value,
-                "text": f"the first {len(text_ids):,} validation characters, one step at a time"}
+        return metric_report("nats_per_char", exported, keras_value,
+                             text=f"the first {len(text_ids):,} validation characters, one step at a time")
 
     return {"step": ExportPart(part, inputs, metric, metric_bound=0.02,
                                description="one step: token one-hot (1, V) and state in; logits and state out")}

@@ -14,7 +14,7 @@ import keras
 import tensorflow_probability as tfp
 
 from zoo import checks, data as zdata, figures, retrieval
-from zoo.base import ExportPart, batched
+from zoo.base import ExportPart, metric_report, batched
 from zoo.errors import ZooError
 from zoo.families.autoencoder import ImageAutoencoder, bce_per_image
 from zoo.layers import image_rows, like_input, replica_mean
@@ -444,10 +444,8 @@ def card_metrics(model, data):
 def pictures(model, data):
     figs = {}
     if model.conditional:
-        labels = np.repeat(np.arange(model.num_classes), 10)
-        figs["samples.png"] = figures.image_grid(
-            model.sample(len(labels), labels=labels, seed=0), cols=10,
-            row_labels=[f"digit {k}" for k in range(model.num_classes)], title=f"{model.name}: samples per label")
+        figs["samples.png"] = figures.per_label_grid(lambda labels: model.sample(len(labels), labels=labels, seed=0),
+                                                     model.num_classes, title=f"{model.name}: samples per label")
         z = model._prior_z(8, seed=1)
         across = np.tile(np.arange(model.num_classes), len(z))
         figs["style_across_labels.png"] = figures.image_grid(
@@ -527,9 +525,8 @@ def export_parts(model, data):
         z = batched(lambda *a: model._enc(*a)[0], [x, *onehots(y)])
         exported = bce_per_image(x, runner([z, *onehots(y)])[0])
         keras_value = bce_per_image(x, batched(lambda *a: model.decoder(list(a) if cond else a[0]), [z, *onehots(y)]))
-        return {"name": "bce_per_image", "split": "test", "images": int(len(x)),
-                "chain": "keras encoder mean -> exported decoder", "exported": round(exported, 4),
-                "keras": round(keras_value, 4), "relative_diff": round((exported - keras_value) / keras_value, 6)}
+        return metric_report("bce_per_image", exported, keras_value, digits=4, split="test", images=int(len(x)),
+                             chain="keras encoder mean -> exported decoder")
 
     def encoder_metric(runner):
         if data is None:
@@ -538,9 +535,8 @@ def export_parts(model, data):
         dec = lambda z: batched(lambda *a: model.decoder(list(a) if cond else a[0]), [z, *onehots(y)])  # noqa: E731
         exported = bce_per_image(x, dec(runner([x, *onehots(y)])[0]))
         keras_value = bce_per_image(x, dec(batched(lambda *a: model._enc(*a)[0], [x, *onehots(y)])))
-        return {"name": "bce_per_image", "split": "test", "images": int(len(x)),
-                "chain": "exported encoder mean -> keras decoder", "exported": round(exported, 4),
-                "keras": round(keras_value, 4), "relative_diff": round((exported - keras_value) / keras_value, 6)}
+        return metric_report("bce_per_image", exported, keras_value, digits=4, split="test", images=int(len(x)),
+                             chain="exported encoder mean -> keras decoder")
 
     return {"encoder": ExportPart(encoder, encoder_inputs, encoder_metric, 0.02),
             "decoder": ExportPart(decoder, decoder_inputs, decoder_metric, 0.02)}

@@ -29,7 +29,7 @@ import keras
 
 from zoo import checks, figures, io
 from zoo import data as zdata
-from zoo.base import ExportPart, ZooModel
+from zoo.base import ExportPart, metric_report, ZooModel
 from zoo.errors import ZooError
 
 FAMILY = "wordvec"
@@ -697,8 +697,8 @@ def export_parts(model, data):
         exported = runner([np.arange(len(model.words), dtype=np.int32)])[0]
         pairs = relatedness_pairs(model.words, model.counts)
         e, k = relatedness_mrr(model.words, exported, pairs), relatedness_mrr(model.words, model.vectors(), pairs)
-        return {"name": "relatedness_mrr", "split": "vocabulary", "pairs": len(pairs), "chain": "exported embedding",
-                "exported": round(e, 4), "keras": round(k, 4), "relative_diff": round((e - k) / k, 6)}
+        return metric_report("relatedness_mrr", e, k, digits=4, split="vocabulary", pairs=len(pairs),
+                             chain="exported embedding")
 
     return {"embedding": ExportPart(part, inputs, metric, 0.05, "word id -> vector")}
 

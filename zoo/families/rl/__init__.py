@@ -16,7 +16,7 @@ import numpy as np
 import keras
 
 from zoo import checks, figures
-from zoo.base import ExportPart
+from zoo.base import ExportPart, metric_report
 from zoo.errors import ZooError
 from zoo.families.rl import dqn, envs
 from zoo.families.rl.dqn import DQN, steps_to
@@ -127,9 +127,8 @@ def export_parts(model, data):
     def metric(runner):
         exported, _ = evaluate(Policy(runner), model.env_id, EXPORT_EPISODES, dqn.TEST_SEED)
         keras_value, _ = evaluate(model, model.env_id, EXPORT_EPISODES, dqn.TEST_SEED)
-        return {"name": "mean_return", "exported": exported, "keras": keras_value,
-                "relative_diff": (exported - keras_value) / keras_value,
-                "episodes": f"{EXPORT_EPISODES} greedy episodes, seeds {dqn.TEST_SEED}..."}
+        return metric_report("mean_return", exported, keras_value,
+                             episodes=f"{EXPORT_EPISODES} greedy episodes, seeds {dqn.TEST_SEED}...")
 
     return {"qnet": ExportPart(part, inputs, metric, metric_bound=0.0,
                                description="observation (N, obs_dim) float32 -> q_values (N, actions)")}

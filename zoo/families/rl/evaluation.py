@@ -19,20 +19,7 @@ SIDE_BY_SIDE = 64
 
 def observations(obs, obs_dim, name="observation"):
     """float32 (N, obs_dim) rows, finite, and whether one observation (obs_dim,) came without a batch axis."""
-    try:
-        arr = np.asarray(obs.numpy() if hasattr(obs, "numpy") else obs)
-    except ValueError:
-        raise ZooError(f"{name}: expected a numeric array of shape ({obs_dim},) or (N, {obs_dim})") from None
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise ZooError(f"{name}: expected a numeric array of shape ({obs_dim},) or (N, {obs_dim}), got dtype {arr.dtype}")
-    single = arr.shape == (obs_dim,)
-    arr = arr[None] if single else arr
-    if arr.ndim != 2 or arr.shape[1] != obs_dim or len(arr) == 0:
-        raise ZooError(f"{name}: expected shape ({obs_dim},) or (N, {obs_dim}) with N >= 1, got {np.shape(obs)}")
-    with np.errstate(over="ignore", invalid="ignore"):
-        arr = arr.astype(np.float32)
-    checks.finite(arr, name)
-    return arr, single
+    return checks.as_rows(obs, obs_dim, name, what="observation")
 
 
 def _check_agent(agent, env):
