@@ -100,12 +100,10 @@ def as_images(x, name="images"):
     return rows, single
 
 
-def as_rows(x, dim, name, what="row", allow_bool=True):
+def as_rows(x, dim, name, what="row"):
     """Vectors of length `dim` as float32 (N, dim), finite after the cast, and whether one vector (dim,) came
     without a batch axis. `what` names one vector in the messages (a code, an observation, ...)."""
     x = _array(x, name)
-    if x.dtype == bool and not allow_bool:
-        raise ZooError(f"{name}: expected float {what}s, got dtype bool")
     if x.shape == (dim,):
         single, x = True, x[None]
     elif x.ndim == 2 and x.shape[1] == dim:
@@ -123,7 +121,10 @@ def as_rows(x, dim, name, what="row", allow_bool=True):
 
 def as_latents(z, dim, name="z"):
     """Latent codes as float32 (N, dim), finite after the cast, and whether one came without a batch axis."""
-    return as_rows(z, dim, name, what="code", allow_bool=False)
+    z = _array(z, name)
+    if z.dtype == bool:
+        raise ZooError(f"{name}: expected float latent codes, got dtype bool")
+    return as_rows(z, dim, name, what="code")
 
 
 def as_labels(labels, n, num_classes, name="labels"):
