@@ -55,7 +55,9 @@ def test_minibatch_discrimination_matches_numpy(rng):
 
 # -- shapes and inputs -------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name, extra", [("dcgan_mnist", {}), ("cgan_mnist", {}),
-                                         ("dcgan_stacked_mnist", {"minibatch_kernels": 3, "minibatch_dim": 2})])
+                                         ("dcgan_stacked_mnist", {"minibatch_kernels": 3, "minibatch_dim": 2}),
+                                         ("dcgan_stacked_mnist", {"minibatch_kernels": 3, "minibatch_dim": 2, "pack": 2}),
+                                         ("dcgan_mnist", {"pack": 3})])
 def test_shapes(name, extra):
     model = zoo.create_model(name, **TINY, **extra)
     ch = model.channels
@@ -79,6 +81,20 @@ def test_shapes(name, extra):
             np.testing.assert_array_equal(a, answers[0])
         np.testing.assert_allclose(answers[0], np.asarray(model(u8.astype(np.float32) / 255.0)), atol=1e-6)
     assert type(model).parameter_count(model.get_config()) == model.count_params_unique()
+
+
+def test_a_packed_discriminator_judges_consecutive_images_side_by_side_along_the_channels(rng):
+    """PacGAN: with pack=m, D's input is m images concatenated along the channels; every image gets the
+    answer of its pack, and a batch that does not divide is filled up by repeating its first images."""
+    model = zoo.create_model("dcgan_stacked_mnist", **TINY, pack=2)
+    assert model.discriminator.input.shape[1:] == (28, 28, 6)
+    x = rng.uniform(0, 1, (5, 28, 28, 3)).astype(np.float32)
+    by_hand = np.concatenate([x[[0, 2, 4]], x[[1, 3, 0]]], axis=-1)      # packs (0, 1), (2, 3), (4, 0)
+    want = 1 / (1 + np.exp(-np.asarray(model.discriminator(by_hand)).ravel()))
+    np.testing.assert_allclose(np.asarray(model(x)), np.repeat(want, 2)[:5], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.discriminate(x), np.repeat(want, 2)[:5], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ZooError, match="pack > 1 is for unconditional GANs"):
+        zoo.create_model("cgan_mnist", **TINY, pack=2)
 
 
 def test_projection_discriminator_is_psi_of_phi_plus_the_label_embedding_dot_phi(rng):
@@ -323,7 +339,7 @@ def test_save_load_round_trip_is_exact(tmp_path):
     x, y = digits(128)
     for name in ("cgan_mnist", "dcgan_stacked_mnist"):
         keras.utils.set_random_seed(0)
-        extra = {"minibatch_kernels": 3, "minibatch_dim": 2} if name == "dcgan_stacked_mnist" else {}
+        extra = {"minibatch_kernels": 3, "minibatch_dim": 2, "pack": 2} if name == "dcgan_stacked_mnist" else {}
         model = zoo.create_model(name, **TINY, **extra)
         train = (x, y) if model.conditional else (x,)
         training.fit(model, train, epochs=1, batch_size=64, seed=0, verbose=0,

@@ -9,7 +9,10 @@ Remedies for mode collapse, as options of the same model:
 - minibatch discrimination (Salimans et al. 2016, zoo.layers.minibatch): D sees how alike a batch is;
 - unrolled updates (Metz et al. 2017): G's loss is taken against D after `unroll_steps` differentiable SGD
   steps of D on the current batch, so G's gradient sees how D would answer its move (second order: the
-  inner gradients are recorded by the outer tape).
+  inner gradients are recorded by the outer tape);
+- packing (PacGAN, Lin et al. 2018): with `pack=m`, D judges m samples at once, stacked along the channels,
+  all real or all generated. A pack of a generator that over-produces some modes and drops others is
+  unlike a pack of data more often than any single sample is, so D can penalise the imbalance itself.
 
 Stacked MNIST (channels=3): three MNIST digits as the R, G and B planes of one image, 1,000 modes (the VEEGAN
 and PacGAN benchmark); the training triples are drawn afresh at every step, statelessly from (seed, epoch,
@@ -115,8 +118,8 @@ class GAN(ZooModel):
     generative = True
 
     def __init__(self, latent_dim=64, channels=1, g_filters=(128, 64), d_filters=(64, 128), minibatch_kernels=0,
-                 minibatch_dim=8, unroll_steps=0, unroll_learning_rate=0.05, beta_1=0.5, divergence_d_loss=0.02,
-                 seed=0, **kwargs):
+                 minibatch_dim=8, unroll_steps=0, unroll_learning_rate=0.05, pack=1, beta_1=0.5,
+                 divergence_d_loss=0.02, seed=0, **kwargs):
         super().__init__(**kwargs)
         if isinstance(g_filters, (int, str)) or isinstance(d_filters, (int, str)):
             raise ZooError("g_filters and d_filters must be lists of positive integers")
@@ -133,13 +136,17 @@ class GAN(ZooModel):
                             unroll_steps=checks.count(unroll_steps, "unroll_steps", 0, 20),
                             unroll_learning_rate=checks.number(unroll_learning_rate, "unroll_learning_rate", 0.0, 10.0,
                                                                strict_min=True),
+                            pack=checks.count(pack, "pack", 1, 8),
                             beta_1=checks.number(beta_1, "beta_1", 0.0, 0.999),
                             divergence_d_loss=checks.number(divergence_d_loss, "divergence_d_loss", 0.0, 1.0),
                             seed=checks.count(seed, "seed", 0))
         self._config.update(self._extra_config())
+        if self._config["pack"] > 1 and self.num_classes:
+            raise ZooError("pack > 1 is for unconditional GANs: a pack would mix images of different labels, "
+                           "which D's label input cannot describe; use pack=1 with a conditional GAN")
         type(self).check_budget(self._config)
         c = self._config
-        self.latent_dim, self.channels = c["latent_dim"], c["channels"]
+        self.latent_dim, self.channels, self.pack = c["latent_dim"], c["channels"], c["pack"]
         self.sample_grid_dir = None    # set by the train hook: SampleGrid writes there during fit
         self._build_networks()
         self.noise_seed = keras.random.SeedGenerator(c["seed"], name="noise_seed")
@@ -166,7 +173,7 @@ class GAN(ZooModel):
         total = (z + k) * 49 * g0 + 4 * g0 + 16 * g0 * g1 + 4 * g1 + 16 * g1 * ch + ch
         projection = config.get("conditioning", "planes") == "projection"
         aux = k if float(config.get("aux_weight", 0.0)) > 0 else 0
-        width, side = ch + (0 if projection else k), SIDE
+        width, side = ch * int(config.get("pack", 1)) + (0 if projection else k), SIDE
         for f in config.get("d_filters", (64, 128)):
             total += 16 * width * int(f) + int(f)
             width, side = int(f), -(-side // 2)
@@ -199,7 +206,7 @@ class GAN(ZooModel):
         out = keras.layers.Activation("sigmoid", name="image")(h)
         self.generator = keras.Model([z, *cond] if cond else z, out, name="generator")
 
-        x = keras.Input((SIDE, SIDE, self.channels), name="image")
+        x = keras.Input((SIDE, SIDE, self.channels * self.pack), name="image")
         planes = self._condition("label_onehot")
         h = x
         if planes and self.conditioning == "planes":
@@ -242,8 +249,29 @@ class GAN(ZooModel):
     def _d(self, x, c, training=False):
         return self._d_both(x, c, training)[0]
 
+    def _packed(self, x):
+        """(N, 28, 28, channels) -> (N // pack, 28, 28, pack * channels): each run of `pack` consecutive
+        images becomes one input of D, its images side by side along the channels (a remainder is dropped)."""
+        m = self.pack
+        if m == 1:
+            return x
+        x = x[:tf.shape(x)[0] // m * m]
+        x = tf.transpose(tf.reshape(x, (-1, m, SIDE, SIDE, self.channels)), (0, 2, 3, 1, 4))
+        return tf.reshape(x, (-1, SIDE, SIDE, m * self.channels))
+
+    def _d_per_image(self, x):
+        """D's logit for each of the N images: that of the pack it is in, after the batch is filled up to a
+        multiple of `pack` by repeating its first images."""
+        n = tf.shape(x)[0]
+        if self.pack == 1:
+            return self._d(x, None)
+        filled = tf.concat([x, tf.gather(x, tf.range((-n) % self.pack) % n)], 0)
+        return tf.repeat(self._d(filled, None), self.pack)[:n]
+
     def _d_both(self, x, c, training=False):
-        """D's logits (N,) and, with the auxiliary classifier, its class logits (N, classes) (else None)."""
+        """D's logits (N / pack,) and, with the auxiliary classifier, its class logits (N, classes) (else
+        None)."""
+        x = self._packed(x)
         out = self.discriminator(x if c is None else [x, c], training=training)
         if self.aux_weight:
             return tf.reshape(out[0], [-1]), out[1]
@@ -253,7 +281,7 @@ class GAN(ZooModel):
         return self.generator(z if c is None else [z, c], training=training)
 
     def call(self, x, training=False):
-        return tf.sigmoid(self._d(self._images(x), None, training))
+        return tf.sigmoid(self._d_per_image(self._images(x)))
 
     # -- optimizers -----------------------------------------------------------------------------------------
     def compile(self, optimizer=None, loss=None, metrics=None, **kwargs):
@@ -323,6 +351,7 @@ class GAN(ZooModel):
         rate = self._config["unroll_learning_rate"]
 
         def both(w, images):
+            images = self._packed(images)
             out, _ = d.stateless_call(w, frozen, images if c is None else [images, c], training=True)
             return (tf.reshape(out[0], [-1]), out[1]) if self.aux_weight else (tf.reshape(out, [-1]), None)
 
@@ -410,11 +439,12 @@ class GAN(ZooModel):
         return D_BATCH if self._config["minibatch_kernels"] else self.predict_batch_size
 
     def discriminate(self, x, labels=None):
-        """D's probability that each image is real, (N,)."""
+        """D's probability that each image is real, (N,); with pack > 1, that of the pack of consecutive
+        images it is in."""
         if labels is not None:
             raise ZooError(f"{self.name} is not class-conditional; discriminate without labels")
         rows = self._rows(x)
-        return batched(lambda r: tf.sigmoid(self._d(self._images(r), None)), rows, self.d_batch)
+        return batched(lambda r: tf.sigmoid(self._d_per_image(self._images(r))), rows, self.d_batch)
 
     def _rows(self, x):
         if self.channels == 1:
