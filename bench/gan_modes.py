@@ -12,7 +12,7 @@ MNIST (dcgan_mnist, cgan_mnist, with vae_mnist and the training split as referen
 - the published int8 LiteRT generators, run through ai_edge_litert on the same z, on the same measures.
 
 Stacked MNIST (dcgan_stacked_mnist and its twin trained without minibatch discrimination, same net, recipe
-and seed): 26,000 samples, each plane classified, mode = 100 R + 10 G + B; modes covered (of 1,000) and
+and seed, and any other runs named with --extra-stacked: other budgets, unrolling, packing): 26,000 samples, each plane classified, mode = 100 R + 10 G + B; modes covered (of 1,000) and
 KL(mode histogram || uniform) in nats, as in the VEEGAN and PacGAN papers. Real stacked test triples give
 the floor the judge's errors leave.
 
@@ -129,6 +129,7 @@ def main(argv=None):
         card = json.loads((folder / "card.json").read_text())
         result["stacked_mnist"][label] = {**stats, "minibatch_kernels": model.get_config()["minibatch_kernels"],
                                           "unroll_steps": model.get_config()["unroll_steps"],
+                                          "pack": model.get_config().get("pack", 1),
                                           "epochs": card["training"]["epochs"],
                                           "seconds": card["training"]["seconds"], "folder": str(folder)}
         hists[label] = (counts, stats)

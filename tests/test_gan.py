@@ -4,10 +4,8 @@ bit-identical kill and resume with both optimizers and the noise generator in th
 save/load round trip, the CLI, and the shipped models' exports."""
 
 import json
-import signal
 import subprocess
 import sys
-import time
 
 import keras
 import numpy as np
@@ -18,7 +16,7 @@ from zoo import registry, training
 from zoo.errors import ZooError
 from zoo.families import gan
 from zoo.layers.minibatch import MinibatchDiscrimination
-from conftest import ROOT, needs_mnist, run_zoo, user_lines, zoo_env
+from conftest import ROOT, kill_then_resume, needs_mnist, run_zoo, user_lines, zoo_env
 
 TINY = dict(latent_dim=8, g_filters=[8, 4], d_filters=[4, 8])
 TINY_SET = ["--set", "latent_dim=8", "--set", "g_filters=[8,4]", "--set", "d_filters=[4,8]"]
@@ -251,37 +249,8 @@ def test_sigkill_mid_training_then_the_same_command_gives_bit_identical_weights(
         return [sys.executable, "-m", "zoo", "train", "cgan_mnist", *TINY_SET, "--set", "unroll_steps=1",
                 "--epochs", "2", "--batch-size", "64", "--seed", "3", "--verbose", "2", "--out", str(out)]
 
-    logs = [open(tmp_path / f"{k}.log", "w+") for k in ("straight", "killed")]
-    straight = subprocess.Popen(command(tmp_path / "straight"), cwd=ROOT, env=env, stdout=logs[0],
-                                stderr=subprocess.STDOUT)
-    killed = subprocess.Popen(command(tmp_path / "resumed"), cwd=ROOT, env=env, stdout=logs[1],
-                              stderr=subprocess.STDOUT)
-    pointer = tmp_path / ".resumed.work" / "main" / "checkpoint"
-    try:
-        deadline = time.time() + 180
-        while not pointer.exists():
-            assert killed.poll() is None, (tmp_path / "killed.log").read_text()[-3000:]
-            assert time.time() < deadline, "no checkpoint after 180 s"
-            time.sleep(0.01)
-        time.sleep(0.2)
-        killed.send_signal(signal.SIGKILL)
-        assert killed.wait(timeout=30) == -signal.SIGKILL
-        assert straight.wait(timeout=300) == 0, (tmp_path / "straight.log").read_text()[-3000:]
-    finally:
-        for p in (straight, killed):
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-    assert not (tmp_path / "resumed" / "model.keras").exists(), "the run finished before the kill: nothing tested"
-    again = subprocess.run(command(tmp_path / "resumed"), cwd=ROOT, env=env, capture_output=True, text=True,
-                           timeout=300)
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert "resuming main from its checkpoint at epoch" in again.stderr
-    a, b = zoo.load(tmp_path / "straight"), zoo.load(tmp_path / "resumed")
-    for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
-        assert np.array_equal(wa, wb)
-    cards = [json.loads((tmp_path / f / "card.json").read_text()) for f in ("straight", "resumed")]
-    assert cards[0]["history"] == cards[1]["history"] and len(cards[1]["history"]["d_loss"]) == 2
+    run = kill_then_resume(command, tmp_path, env, settle=0.2)
+    assert run.cards[0]["history"] == run.cards[1]["history"] and len(run.cards[1]["history"]["d_loss"]) == 2
     # the sample-grid callback wrote one grid per epoch, the resumed run's included
     assert sorted(p.name for p in (tmp_path / "runs" / "cgan_mnist.grids").glob("*.png")) == \
         ["epoch_001.png", "epoch_002.png"]

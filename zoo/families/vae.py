@@ -11,7 +11,6 @@ estimate. All figures are nats per image.
 import numpy as np
 import tensorflow as tf
 import keras
-import tensorflow_probability as tfp
 
 from zoo import checks, data as zdata, figures, retrieval
 from zoo.base import ExportPart, metric_report, batched
@@ -19,7 +18,13 @@ from zoo.errors import ZooError
 from zoo.families.autoencoder import ImageAutoencoder, bce_per_image
 from zoo.layers import image_rows, like_input, replica_mean
 
-tfd = tfp.distributions
+
+
+def _tfd():
+    """tfp.distributions, imported on first use: TFP's package import loads all of TFP (about 2.5 s), which
+    every `zoo` command would otherwise pay when the registry imports this family, VAE or not."""
+    import tensorflow_probability as tfp
+    return tfp.distributions
 
 # Posterior-mean variance across the data above which a latent dimension counts as used (Burda et al.).
 ACTIVE_UNIT_THRESHOLD = 0.01
@@ -145,7 +150,7 @@ class VAE(ImageAutoencoder):
 
     @staticmethod
     def _posterior(z_mean, z_log_var):
-        return tfd.Normal(loc=z_mean, scale=tf.exp(0.5 * z_log_var))
+        return _tfd().Normal(loc=z_mean, scale=tf.exp(0.5 * z_log_var))
 
     def _terms(self, x, c=None, training=False):
         """Per-example reconstruction -log p(x|z) (nats) and per-dimension KL(q(z|x) || N(0, I))."""
@@ -154,7 +159,7 @@ class VAE(ImageAutoencoder):
         z = z_mean + tf.exp(0.5 * z_log_var) * eps  # reparameterised, so gradients reach the encoder
         logits = self._dec_logits(z, c, training)
         rec = tf.reduce_sum(tf.nn.sigmoid_cross_entropy_with_logits(labels=x, logits=logits), axis=-1)
-        return rec, tfd.kl_divergence(self._posterior(z_mean, z_log_var), tfd.Normal(0.0, 1.0))
+        return rec, _tfd().kl_divergence(self._posterior(z_mean, z_log_var), _tfd().Normal(0.0, 1.0))
 
     # -- training -------------------------------------------------------------------------------------------
     def train_step(self, data):
@@ -208,8 +213,8 @@ class VAE(ImageAutoencoder):
         if self._log_weights_fn is None:
             def fn(x, c, seed, k):
                 z_mean, z_log_var = self._enc(x, c)
-                q = tfd.Independent(self._posterior(z_mean, z_log_var), reinterpreted_batch_ndims=1)
-                prior = tfd.Independent(tfd.Normal(tf.zeros_like(z_mean), 1.0), reinterpreted_batch_ndims=1)
+                q = _tfd().Independent(self._posterior(z_mean, z_log_var), reinterpreted_batch_ndims=1)
+                prior = _tfd().Independent(_tfd().Normal(tf.zeros_like(z_mean), 1.0), reinterpreted_batch_ndims=1)
                 b = tf.shape(x)[0]
                 eps = tf.random.stateless_normal(tf.stack([k, b, self.latent_dim]), seed=seed)
                 z = z_mean + tf.exp(0.5 * z_log_var) * eps                       # (k, B, D)
