@@ -439,3 +439,29 @@ def test_the_auxiliary_classifier_adds_its_cross_entropy_to_both_losses(rng, tmp
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     with pytest.raises(ZooError, match="aux_weight > 0 needs conditioning='projection'"):
         zoo.create_model("cgan_mnist", **TINY, conditioning="planes", aux_weight=1.0)
+
+
+
+class RecordRates(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.rates = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.rates.append([float(o.learning_rate) for o in (self.model.g_optimizer, self.model.d_optimizer)])
+
+
+def test_a_learning_rate_schedule_reaches_both_optimizers():
+    """fit's lr_schedule="cosine" is a schedule on the optimizer it compiles with; both Adams must follow it, not
+    freeze its first value."""
+    x = np.random.default_rng(2).random((128, 784), dtype=np.float32)
+    keras.utils.set_random_seed(0)
+    model = zoo.create_model("dcgan_mnist", **TINY)
+    record = RecordRates()
+    training.fit(model, (x,), epochs=2, batch_size=32, learning_rate=1e-3, seed=0, verbose=0, lr_schedule="cosine",
+                 callbacks=[record])
+    steps = 2 * 128 // 32
+    cosine = keras.optimizers.schedules.CosineDecay(1e-3, decay_steps=steps)
+    want = [float(cosine(i)) for i in range(1, steps + 1)]     # the rate for the next step, after each step
+    np.testing.assert_allclose(np.array(record.rates), np.array([want, want]).T, rtol=1e-6, atol=1e-12)
+    assert record.rates[-1] == [0.0, 0.0]

@@ -285,13 +285,17 @@ class GAN(ZooModel):
 
     # -- optimizers -----------------------------------------------------------------------------------------
     def compile(self, optimizer=None, loss=None, metrics=None, **kwargs):
-        """Two Adams (beta_1 from the config) at the rate of the optimizer given (fit's), one per network."""
-        rate = 2e-4
-        if isinstance(optimizer, keras.optimizers.Optimizer):
-            rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+        """Two Adams (beta_1 from the config) at the rate of the optimizer given (fit's), one per network; a
+        learning-rate schedule (fit's lr_schedule="cosine") is given to each, so both follow it."""
+        def rate():
+            if not isinstance(optimizer, keras.optimizers.Optimizer):
+                return 2e-4
+            lr = optimizer.get_config()["learning_rate"]
+            return keras.optimizers.schedules.deserialize(lr) if isinstance(lr, dict) else float(lr)
+
         beta_1 = self._config["beta_1"]
-        self.g_optimizer = keras.optimizers.Adam(rate, beta_1=beta_1, name="g_adam")
-        self.d_optimizer = keras.optimizers.Adam(rate, beta_1=beta_1, name="d_adam")
+        self.g_optimizer = keras.optimizers.Adam(rate(), beta_1=beta_1, name="g_adam")
+        self.d_optimizer = keras.optimizers.Adam(rate(), beta_1=beta_1, name="d_adam")
         super().compile(optimizer=self.g_optimizer, **kwargs)
 
     def checkpoint_optimizers(self):
