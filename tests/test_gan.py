@@ -465,3 +465,18 @@ def test_a_learning_rate_schedule_reaches_both_optimizers():
     want = [float(cosine(i)) for i in range(1, steps + 1)]     # the rate for the next step, after each step
     np.testing.assert_allclose(np.array(record.rates), np.array([want, want]).T, rtol=1e-6, atol=1e-12)
     assert record.rates[-1] == [0.0, 0.0]
+
+
+def test_the_train_hook_passes_the_recipes_schedule_and_early_stopping_to_fit():
+    seen = {}
+
+    def fit(model, train, val, **kwargs):
+        seen.update(kwargs)
+        return {"loss": [1.0]}
+
+    model = zoo.create_model("dcgan_mnist", **TINY)
+    x = np.zeros((4, 784), np.float32)
+    recipe = dict(epochs=3, batch_size=2, learning_rate=1e-3, seed=1, lr_schedule="cosine", early_stopping=2,
+                  sample_grids=False)
+    gan.train(model, {"train": (x, None)}, recipe, fit)
+    assert seen["lr_schedule"] == "cosine" and seen["early_stopping"] == 2 and seen["epochs"] == 3

@@ -239,3 +239,16 @@ def test_bad_inputs_are_one_clear_line(call, message):
     with pytest.raises(ZooError) as e:
         call()
     assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_the_train_hook_passes_the_recipes_schedule_and_early_stopping_to_fit():
+    seen = {}
+
+    def fit(model, train, val, **kwargs):
+        seen.update(kwargs)
+        return {"loss": [1.0]}
+
+    model = zoo.create_model("mlp_xor")
+    recipe = dict(training.recipe_of("mlp_xor"), lr_schedule="cosine", early_stopping=2)
+    P.train(model, None, recipe, fit)
+    assert seen["lr_schedule"] == "cosine" and seen["early_stopping"] == 2

@@ -365,3 +365,14 @@ def test_the_numpy_behaviour_policy_picks_the_networks_greedy_actions(rng):
     obs = rng.normal(scale=2.0, size=(300, 4)).astype(np.float32)
     greedy = model.numpy_policy()
     assert [greedy(o) for o in obs] == model.act(obs).tolist()
+
+
+@pytest.mark.parametrize("change", [{"lr_schedule": "cosine"}, {"early_stopping": 3}])
+def test_dqn_refuses_a_schedule_or_early_stopping_it_would_ignore(change):
+    from zoo import training
+    from zoo.families import rl
+
+    model = zoo.create_model("dqn_cartpole")
+    recipe = dict(training.recipe_of("dqn_cartpole"), **change)
+    with pytest.raises(ZooError, match="--lr-schedule and --early-stopping do not apply"):
+        rl.train(model, None, recipe, None)

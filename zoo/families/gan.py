@@ -640,7 +640,8 @@ def train(model, data, recipe, fit):
         model.sample_grid_dir = grid_dir(model.name)
     x, y = data["train"]
     kwargs = dict(epochs=recipe["epochs"], batch_size=recipe["batch_size"], learning_rate=recipe["learning_rate"],
-                  seed=recipe["seed"])
+                  seed=recipe["seed"], lr_schedule=recipe.get("lr_schedule", "constant"),
+                  early_stopping=recipe.get("early_stopping"))
     if model.channels == 3:
         history = fit(model, (x,), None, augment=stack_augment(x), **kwargs)
     elif model.conditional:

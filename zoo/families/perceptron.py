@@ -415,7 +415,8 @@ def train(model, data, recipe, fit):
     rule = isinstance(model, Perceptron)
     history = fit(model, (x, y), None, epochs=recipe["epochs"], batch_size=min(recipe["batch_size"], len(x)),
                   learning_rate=recipe["learning_rate"], seed=recipe["seed"],
-                  phase="rule" if rule else "backprop", optimizer="sgd" if rule else "adam")
+                  phase="rule" if rule else "backprop", optimizer="sgd" if rule else "adam",
+                  lr_schedule=recipe.get("lr_schedule", "constant"), early_stopping=recipe.get("early_stopping"))
     extra = {"truth_table": {"name": model.table, "inputs": list(names), "note": TABLES[model.table]["note"],
                              "x": x.astype(int).tolist(), "y": y.astype(int).tolist()},
              "learning": ("Rosenblatt's rule, w += lr (y - y_hat) x and b += lr (y - y_hat), example by example in "

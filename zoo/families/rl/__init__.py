@@ -33,6 +33,9 @@ def train(model, data, recipe, fit):
     checkpoint in the run's work folder, `fit.work_dir`)."""
     if not isinstance(model, DQN):
         raise ZooError(f"{type(model).__name__} has no training recipe here")
+    if recipe.get("lr_schedule", "constant") != "constant" or recipe.get("early_stopping") is not None:
+        raise ZooError("DQN trains in its own loop at a constant learning rate, keeping the best evaluation's "
+                       "weights: --lr-schedule and --early-stopping do not apply to it; leave them out")
     c = model.get_config()
     history, summary = dqn.learn(model, recipe["epochs"] * c["eval_every"], learning_rate=recipe["learning_rate"],
                                  batch_size=recipe["batch_size"], seed=recipe["seed"],
