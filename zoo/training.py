@@ -329,6 +329,7 @@ def train(name, *, out=None, publish=False, restart=False, command=None, verbose
 
     # A family whose training is its own loop (reinforcement learning) checkpoints in the same work folder.
     bound_fit.work_dir, bound_fit.verbose = work_dir, verbose
+    bound_fit.out = out    # the run's folder, for what a hook writes beside it (the GAN's sample grids)
     start = time.time()
     hook = registry.hook(family, "train")
     if hook is not None:

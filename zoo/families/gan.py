@@ -406,7 +406,8 @@ class GAN(ZooModel):
             # first, so a diverged epoch raises before the epoch-end checkpoint is written
             callbacks.insert(0, DivergenceGuard(self._config["divergence_d_loss"]))
         if self.sample_grid_dir and not any(isinstance(cb, SampleGrid) for cb in callbacks):
-            callbacks.append(SampleGrid(self.sample_grid_dir))
+            # before zoo.training's checkpoint too: a run killed once an epoch is checkpointed has its grid
+            callbacks.insert(1, SampleGrid(self.sample_grid_dir))
         return super().fit(*args, callbacks=callbacks, **kwargs)
 
     # -- NumPy-facing API -----------------------------------------------------------------------------------
@@ -626,9 +627,12 @@ def stacked_modes(classifier, images):
 
 
 # -- family hooks ------------------------------------------------------------------------------------------------
-def grid_dir(name):
-    """Where the sample-grid callback writes: NAME.grids in the runs folder ($ZOO_RUNS_DIR, else runs/ beside
-    saved_models/, as zoo.registry.runs_dir says; a family cannot import the registry)."""
+def grid_dir(name, out=None):
+    """Where the sample-grid callback writes: OUT.grids beside the run's folder, so two runs of one preset
+    into different folders keep their own grids; without one, NAME.grids in the runs folder ($ZOO_RUNS_DIR,
+    else runs/ beside saved_models/, as zoo.registry.runs_dir says; a family cannot import the registry)."""
+    if out is not None:
+        return Path(out).parent / f"{Path(out).name}.grids"
     env = os.environ.get("ZOO_RUNS_DIR")
     return (Path(env) if env else Path(__file__).resolve().parents[2] / "runs") / f"{name}.grids"
 
@@ -637,7 +641,7 @@ def train(model, data, recipe, fit):
     """One fit on the training split (stacked MNIST: triples drawn afresh every step); the per-epoch losses
     and D(x), D(G(z)) go into the card, for the training curves."""
     if recipe.get("sample_grids", True):
-        model.sample_grid_dir = grid_dir(model.name)
+        model.sample_grid_dir = grid_dir(model.name, getattr(fit, "out", None))
     x, y = data["train"]
     kwargs = dict(epochs=recipe["epochs"], batch_size=recipe["batch_size"], learning_rate=recipe["learning_rate"],
                   seed=recipe["seed"], lr_schedule=recipe.get("lr_schedule", "constant"),
