@@ -702,7 +702,8 @@ def preview(model, data):
 def export_parts(model, data):
     """generator: code (N, latent_dim) [+ label_onehot (N, classes)] -> image (N, 784 * channels) in [0, 1].
     z is drawn by the caller (RandomStandardNormal is not a LiteRT builtin). The metric is the judge's:
-    label agreement for the conditional generator, else the Fréchet distance to the test split."""
+    label agreement for the conditional generator, else the Fréchet distance to the test split (of every plane,
+    for Stacked MNIST)."""
     cond = model.conditional
     code = keras.Input((model.latent_dim,), name="code")
     onehot = [keras.Input((model.num_classes,), name="label_onehot")] if cond else []
@@ -718,12 +719,20 @@ def export_parts(model, data):
 
     def metric(runner):
         clf = judge()
-        if clf is None or data is None or model.channels != 1:
+        if clf is None or data is None:
             return None
-        n = 5000
+        n = 5000 if model.channels == 1 else 2000
         feed = inputs(n, 12345)
-        exported = np.asarray(runner(feed)[0]).reshape(n, SIDE, SIDE)
-        keras_images = batched(lambda *a: part(list(a) if cond else a[0])["image"], feed).reshape(n, SIDE, SIDE)
+        shape = (n, SIDE, SIDE) if model.channels == 1 else (n, SIDE, SIDE, model.channels)
+        exported = np.asarray(runner(feed)[0]).reshape(shape)
+        keras_images = batched(lambda *a: part(list(a) if cond else a[0])["image"], feed).reshape(shape)
+        if model.channels > 1:
+            # Stacked MNIST: every plane is a digit; the Fréchet distance of all planes to the test digits
+            test = features(clf, data["test"][0])
+            values = [frechet_distance(features(clf, np.concatenate([im[..., k] for k in range(model.channels)])), test)
+                      for im in (exported, keras_images)]
+            return metric_report("frechet_distance_test_planes", values[0], values[1], digits=4, split="test",
+                                 samples=n, planes=n * model.channels, judge=JUDGE)
         if cond:
             want = np.arange(n) % model.num_classes
             values = [float(np.mean(clf.classify(im) == want)) for im in (exported, keras_images)]
