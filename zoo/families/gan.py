@@ -287,15 +287,14 @@ class GAN(ZooModel):
     def compile(self, optimizer=None, loss=None, metrics=None, **kwargs):
         """Two Adams (beta_1 from the config) at the rate of the optimizer given (fit's), one per network; a
         learning-rate schedule (fit's lr_schedule="cosine") is given to each, so both follow it."""
-        def rate():
-            if not isinstance(optimizer, keras.optimizers.Optimizer):
-                return 2e-4
+        rate = 2e-4
+        if isinstance(optimizer, keras.optimizers.Optimizer):
             lr = optimizer.get_config()["learning_rate"]
-            return keras.optimizers.schedules.deserialize(lr) if isinstance(lr, dict) else float(lr)
-
+            # a schedule is a stateless function of each optimizer's own step count, so both can share it
+            rate = keras.optimizers.schedules.deserialize(lr) if isinstance(lr, dict) else float(lr)
         beta_1 = self._config["beta_1"]
-        self.g_optimizer = keras.optimizers.Adam(rate(), beta_1=beta_1, name="g_adam")
-        self.d_optimizer = keras.optimizers.Adam(rate(), beta_1=beta_1, name="d_adam")
+        self.g_optimizer = keras.optimizers.Adam(rate, beta_1=beta_1, name="g_adam")
+        self.d_optimizer = keras.optimizers.Adam(rate, beta_1=beta_1, name="d_adam")
         super().compile(optimizer=self.g_optimizer, **kwargs)
 
     def checkpoint_optimizers(self):
@@ -726,22 +725,21 @@ def export_parts(model, data):
         shape = (n, SIDE, SIDE) if model.channels == 1 else (n, SIDE, SIDE, model.channels)
         exported = np.asarray(runner(feed)[0]).reshape(shape)
         keras_images = batched(lambda *a: part(list(a) if cond else a[0])["image"], feed).reshape(shape)
-        if model.channels > 1:
-            # Stacked MNIST: every plane is a digit; the Fréchet distance of all planes to the test digits
-            test = features(clf, data["test"][0])
-            values = [frechet_distance(features(clf, np.concatenate([im[..., k] for k in range(model.channels)])), test)
-                      for im in (exported, keras_images)]
-            return metric_report("frechet_distance_test_planes", values[0], values[1], digits=4, split="test",
-                                 samples=n, planes=n * model.channels, judge=JUDGE)
+        details = dict(split="test", samples=n)
         if cond:
             want = np.arange(n) % model.num_classes
             values = [float(np.mean(clf.classify(im) == want)) for im in (exported, keras_images)]
             name = "label_agreement"
         else:
+            # Stacked MNIST: every plane is a digit, so the distance is that of all planes to the test digits
+            planes = (lambda im: im) if model.channels == 1 else \
+                (lambda im: np.concatenate([im[..., k] for k in range(model.channels)]))
             test = features(clf, data["test"][0])
-            values = [frechet_distance(features(clf, im), test) for im in (exported, keras_images)]
-            name = "frechet_distance_test"
-        return metric_report(name, values[0], values[1], digits=4, split="test", samples=n, judge=JUDGE)
+            values = [frechet_distance(features(clf, planes(im)), test) for im in (exported, keras_images)]
+            name = "frechet_distance_test" if model.channels == 1 else "frechet_distance_test_planes"
+            if model.channels > 1:
+                details["planes"] = n * model.channels
+        return metric_report(name, values[0], values[1], digits=4, **details, judge=JUDGE)
 
     return {"generator": ExportPart(part, inputs, metric, 0.02, "z (+ one-hot label) -> image")}
 

@@ -19,7 +19,6 @@ from zoo.families.autoencoder import ImageAutoencoder, bce_per_image
 from zoo.layers import image_rows, like_input, replica_mean
 
 
-
 def _tfd():
     """tfp.distributions, imported on first use: TFP's package import loads all of TFP (about 2.5 s), which
     every `zoo` command would otherwise pay when the registry imports this family, VAE or not."""
