@@ -129,9 +129,12 @@ def family_figures(c):
     metrics = c.get("metrics", {})
     if c.get("family") == "classifier" and "error" in metrics:
         encoder = c.get("requires", {}).get("encoder") or c.get("training", {}).get("encoder", "its")
-        labels = c["data"].get("labelled_examples", c["data"]["train_examples"])
+        # the fine-tuning hook writes labelled_examples at the card's top level
+        labels = c.get("labelled_examples", c["data"]["train_examples"])
         which = "all" if labels == c["data"]["train_examples"] else f"{labels:,}"
-        out.append(f"test error {metrics['error']:.2%} ({encoder} encoder fine-tuned on {which} labels)")
+        unlabelled = (f", and on {c['unlabelled_examples']:,} images without labels by virtual adversarial training"
+                      if c.get("unlabelled_examples") else "")
+        out.append(f"test error {metrics['error']:.2%} ({encoder} encoder fine-tuned on {which} labels{unlabelled})")
     if c.get("family") == "gan":
         # the GAN measures live in bench/gan_modes.py's JSON (the judge is another model), not in the card
         gm = read_json(RESULTS / "gan_modes.json") or {}

@@ -141,21 +141,21 @@ def cmd_train(args):
 
 
 def cmd_finetune(args):
-    from zoo import training
+    from zoo import registry, training
 
     labels = args.labels
     name = args.preset
+    suffix = "_vat" if args.unlabelled == "vat" else ""
     out = args.out or (None if args.encoder is None else
-                       str(__import__("zoo").registry.runs_dir() / f"{Path(args.encoder).name}_classifier_{labels or 'all'}"))
+                       str(registry.runs_dir() / f"{Path(args.encoder).name}_classifier_{labels or 'all'}{suffix}"))
     overrides = {"encoder": args.encoder} if args.encoder else {}
     if args.from_scratch:
-        from zoo import registry
-
         overrides["encoder"] = registry.create_model(args.encoder or registry.preset(name)["requires"]["encoder"])
     model, card, out = training.train(
         name, out=out and _out_folder(out), publish=args.publish, restart=args.restart, command=training.command_line(),
         verbose=args.verbose, strategy=args.strategy, epochs=args.epochs, seed=args.seed,
-        recipe_changes={k: v for k, v in dict(labels=labels, epochs_head=args.head_epochs, shift=args.shift).items()
+        recipe_changes={k: v for k, v in dict(labels=labels, epochs_head=args.head_epochs, shift=args.shift,
+                                              unlabelled=args.unlabelled).items()
                         if v is not None}, **{**_overrides(args.set), **overrides})
     if card is not None:
         print(json.dumps({"saved": str(out), "labelled_examples": card.get("labelled_examples"),
@@ -329,6 +329,8 @@ def build_parser():
     p.add_argument("--head-epochs", type=_int_in(0, 100_000), help="head-only epochs")
     p.add_argument("--shift", type=_int_in(0, 13), help="random shifts of up to this many pixels")
     p.add_argument("--from-scratch", action="store_true", help="random initial encoder weights (the baseline)")
+    p.add_argument("--unlabelled", choices=("none", "vat"),
+                   help="vat: also learn from the training images left unlabelled, by virtual adversarial training")
     training_flags(p)
     p.set_defaults(func=cmd_finetune)
 

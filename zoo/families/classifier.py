@@ -14,8 +14,10 @@ import keras
 
 from zoo import checks, figures, retrieval
 from zoo.base import ExportPart, metric_report, ZooModel, batched
+from zoo.compat import MultiWorkerFit
 from zoo.errors import ZooError
 from zoo.layers import image_rows
+from zoo.layers.reduction import replica_mean
 
 HEADS = ("linear", "mlp")
 
@@ -173,6 +175,115 @@ class EncoderClassifier(ZooModel):
         return {"accuracy": acc, "error": 1.0 - acc}
 
 
+# -- few labels: virtual adversarial training on the unlabelled images -----------------------------------------
+def _normalized(v):
+    return v / (tf.norm(v, axis=-1, keepdims=True) + 1e-12)
+
+
+def _kl(p, q):
+    """Per-example KL(p || q) of two batches of class probabilities."""
+    return tf.reduce_sum(p * (tf.math.log(p + 1e-8) - tf.math.log(q + 1e-8)), axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class VirtualAdversarialTraining(MultiWorkerFit, keras.Model):
+    """Trains a classifier on a few labelled images and many unlabelled ones (Miyato et al. 2018, VAT).
+
+    The loss is the cross-entropy on a labelled batch, plus `weight` times the virtual adversarial loss on an
+    unlabelled batch: KL(p(y|x) || p(y|x + r_adv)), where r_adv is the pixel perturbation of L2 length
+    `epsilon` that changes the prediction most. One power iteration finds it: the gradient of the KL at a
+    random direction of length `xi` approximates the dominant eigenvector of the KL's Hessian. No labels are
+    needed for it, so every unlabelled image teaches the classifier to be smooth around itself, which pushes
+    the decision boundaries into the gaps between the digits' clusters. `entropy_weight` adds the entropy of
+    the unlabelled predictions (VAT + entropy minimisation).
+
+    fit on (labelled images, labels, unlabelled images) batches; validation takes (images, labels). The
+    classifier is trained in place; this wrapper holds no weights of its own, only the loss trackers.
+    """
+
+    def __init__(self, classifier, epsilon=2.0, xi=1e-6, weight=1.0, entropy_weight=0.0, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(classifier, dict):
+            classifier = keras.saving.deserialize_keras_object(classifier)
+        if not isinstance(classifier, EncoderClassifier):
+            raise ZooError("VirtualAdversarialTraining trains an EncoderClassifier, got "
+                           f"{type(classifier).__name__}")
+        self.classifier = classifier
+        self._config = dict(epsilon=checks.number(epsilon, "vat_epsilon", 0.0, 100.0, strict_min=True),
+                            xi=checks.number(xi, "vat_xi", 0.0, 100.0, strict_min=True),
+                            weight=checks.number(weight, "vat_weight", 0.0, 1000.0),
+                            entropy_weight=checks.number(entropy_weight, "entropy_weight", 0.0, 1000.0),
+                            seed=checks.count(seed, "seed", 0))
+        names = ("loss", "cross_entropy", "vat", "entropy", "accuracy")
+        self.trackers = {k: keras.metrics.Mean(name=k) for k in names}
+
+    @property
+    def num_classes(self):
+        return self.classifier.num_classes
+
+    def get_config(self):
+        return {**super().get_config(), "classifier": keras.saving.serialize_keras_object(self.classifier),
+                **self._config}
+
+    def call(self, x, training=False):
+        return self.classifier(x, training=training)
+
+    def adversarial_direction(self, rows, p):
+        """The unit-scaled r_adv for each row, given its predicted probabilities p (held constant)."""
+        c = self._config
+        seed = tf.stack([tf.constant(c["seed"], tf.int64), tf.cast(self.optimizer.iterations, tf.int64)])
+        d = c["xi"] * _normalized(tf.random.stateless_normal(tf.shape(rows), seed=seed))
+        with tf.GradientTape() as tape:
+            tape.watch(d)
+            divergence = tf.reduce_sum(_kl(p, self.classifier(rows + d, training=True)))
+        return c["epsilon"] * _normalized(tf.stop_gradient(tape.gradient(divergence, d)))
+
+    def train_step(self, data):
+        x, y, unlabelled = data
+        x, unlabelled = image_rows(x), image_rows(unlabelled)
+        c = self._config
+        p = tf.stop_gradient(self.classifier(unlabelled, training=True))
+        r_adv = self.adversarial_direction(unlabelled, p)
+        variables = self.classifier.trainable_variables
+        with tf.GradientTape() as tape:
+            probs = self.classifier(x, training=True)
+            ce = keras.losses.sparse_categorical_crossentropy(y, probs)
+            pu = self.classifier(unlabelled, training=True)
+            vat = _kl(tf.stop_gradient(pu), self.classifier(unlabelled + r_adv, training=True))
+            entropy = -tf.reduce_sum(pu * tf.math.log(pu + 1e-8), axis=-1)
+            loss = (replica_mean(ce) + c["weight"] * replica_mean(vat)
+                    + c["entropy_weight"] * replica_mean(entropy))
+        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return self._track(loss, ce, vat, entropy, y, probs)
+
+    def test_step(self, data):
+        x, y = data[:2]
+        probs = self.classifier(image_rows(x), training=False)
+        ce = keras.losses.sparse_categorical_crossentropy(y, probs)
+        return self._track(tf.reduce_mean(ce), ce, tf.zeros_like(ce), tf.zeros_like(ce), y, probs)
+
+    def _track(self, loss, ce, vat, entropy, y, probs):
+        t = self.trackers
+        t["loss"].update_state(loss)
+        t["cross_entropy"].update_state(ce)
+        t["vat"].update_state(vat)
+        t["entropy"].update_state(entropy)
+        t["accuracy"].update_state(tf.cast(tf.equal(tf.cast(y, tf.int64), tf.argmax(probs, axis=-1)), tf.float32))
+        return self.metric_logs()
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+
+def tiled_labelled(x, y, n, seed):
+    """The labelled set repeated to n rows, each repeat in a fresh seeded order, so that every batch of a fit
+    over (labelled, labels, unlabelled) meets labelled images as uniformly as its unlabelled ones."""
+    rng = np.random.default_rng(seed)
+    order = np.concatenate([rng.permutation(len(x)) for _ in range(-(-n // len(x)))])[:n]
+    return x[order], y[order]
+
+
 # -- fine-tuning: the family's train hook --------------------------------------------------------------------
 def sample_labelled(y, n, seed=0):
     """Indices of n class-balanced labelled examples (n // C per class, the remainder one each to classes a
@@ -208,7 +319,14 @@ def shift_images(rows, max_shift, seed):
     return tf.reshape(out, (-1, side * side))
 
 
-def few_label_recipe(n):
+UNLABELLED = ("none", "vat")
+
+
+def few_label_recipe(n, unlabelled="none"):
+    if unlabelled == "vat":
+        # Epochs count passes over the unlabelled images, so the recipe is the same for 100 and 1,000 labels.
+        return dict(epochs_head=0, epochs=30, batch_size=128, learning_rate=1e-3, shift=0, vat_epsilon=2.0,
+                    vat_weight=1.0, entropy_weight=0.0)
     if n >= 10000:
         return {}
     if n >= 1000:
@@ -220,15 +338,36 @@ def train(model, data, recipe, fit):
     """Fine-tuning: the head with the encoder frozen, then everything at a lower rate with a cosine decay.
 
     recipe: epochs_head, epochs (end to end), lr_head, learning_rate, batch_size, shift (pixels), labels
-    (None: all; else that many class-balanced training labels, drawn with the recipe's seed)."""
+    (None: all; else that many class-balanced training labels, drawn with the recipe's seed), unlabelled
+    ("none", or "vat": every training image, labelled or not, also trains the classifier through virtual
+    adversarial training, with vat_epsilon, vat_weight and entropy_weight)."""
     x, y = data["train"]
+    pool = x
     labels = recipe.get("labels")
+    unlabelled = checks.one_of(recipe.get("unlabelled", "none"), UNLABELLED, "unlabelled")
+    if unlabelled != "none" and labels is None:
+        raise ZooError(f"unlabelled={unlabelled!r} learns from the images whose labels are left out; give a number "
+                       "of labels as well (--labels 100)")
     if labels is not None:
         idx = sample_labelled(y, labels, recipe["seed"])
         x, y = x[idx], y[idx]
         # Small labelled sets need many short epochs; what the user set stays.
-        recipe = {**recipe, **{k: v for k, v in few_label_recipe(len(x)).items() if k not in recipe.get("user_set", ())}}
+        recipe = {**recipe, **{k: v for k, v in few_label_recipe(len(x), unlabelled).items()
+                               if k not in recipe.get("user_set", ())}}
     shift = checks.count(recipe.get("shift", 0), "shift", 0, 13)
+    augment = (lambda rows, s: shift_images(rows, shift, s)) if shift else None
+    extra = {"labelled_examples": int(len(x)), "fine_tuning": {k: v for k, v in recipe.items()}}
+    if unlabelled == "vat":
+        # the whole network from the first step: the perturbation is in pixels, so the encoder must follow
+        model.set_freeze("none")
+        with model.distribute_strategy.scope():
+            trainer = VirtualAdversarialTraining(model, epsilon=recipe["vat_epsilon"], weight=recipe["vat_weight"],
+                                                 entropy_weight=recipe["entropy_weight"], seed=recipe["seed"])
+        xl, yl = tiled_labelled(x, y, len(pool), recipe["seed"])
+        history = fit(trainer, (xl, yl, pool), data["val"], epochs=recipe["epochs"], batch_size=recipe["batch_size"],
+                      learning_rate=recipe["learning_rate"], seed=recipe["seed"], phase="vat", lr_schedule="cosine",
+                      augment=augment)
+        return history, {**extra, "unlabelled_examples": int(len(pool))}
     batch_size = int(min(recipe["batch_size"], len(x)))
     histories = {}
     for phase, epochs, lr, freeze, schedule in (
@@ -238,10 +377,8 @@ def train(model, data, recipe, fit):
             continue
         model.set_freeze(freeze)
         histories[phase] = fit(model, (x, y), data["val"], epochs=epochs, batch_size=batch_size, learning_rate=lr,
-                               seed=recipe["seed"], phase=phase, lr_schedule=schedule,
-                               augment=(lambda rows, s: shift_images(rows, shift, s)) if shift else None)
-    return histories.get("all") or histories.get("head"), {"labelled_examples": int(len(x)),
-                                                          "fine_tuning": {k: v for k, v in recipe.items()}}
+                               seed=recipe["seed"], phase=phase, lr_schedule=schedule, augment=augment)
+    return histories.get("all") or histories.get("head"), extra
 
 
 def card_metrics(model, data):
@@ -299,6 +436,15 @@ PRESETS = {
                        "training labels with random shifts of up to 2 pixels.",
         "config": dict(num_classes=10, head="mlp", dropout=0.25, freeze="all"),
         "train": dict(epochs_head=2, epochs=50, lr_head=3e-3, learning_rate=2e-3, batch_size=128, shift=2),
+    },
+    "mnist_classifier_100labels": {
+        "class": EncoderClassifier, "data": "mnist", "build": build,
+        "requires": {"encoder": "ae_mnist"},
+        "description": "Digit classifier from only 100 labels (10 per class, drawn with the seed): the pretrained "
+                       "ae_mnist encoder plus a 256-unit ReLU head, trained end to end by virtual adversarial "
+                       "training, which also learns from the other 14,900 training images without their labels.",
+        "config": dict(num_classes=10, head="mlp", dropout=0.0, freeze="none"),
+        "train": dict(labels=100, unlabelled="vat", **few_label_recipe(100, "vat")),
     },
 }
 
