@@ -180,6 +180,10 @@ def _normalized(v):
     return v / (tf.norm(v, axis=-1, keepdims=True) + 1e-12)
 
 
+def _hits(labels, probs):
+    return tf.cast(tf.equal(tf.cast(labels, tf.int64), tf.argmax(probs, axis=-1)), tf.float32)
+
+
 def _kl(p, q):
     """Per-example KL(p || q) of two batches of class probabilities."""
     return tf.reduce_sum(p * (tf.math.log(p + 1e-8) - tf.math.log(q + 1e-8)), axis=-1)
@@ -254,22 +258,21 @@ class VirtualAdversarialTraining(MultiWorkerFit, keras.Model):
             loss = (replica_mean(ce) + c["weight"] * replica_mean(vat)
                     + c["entropy_weight"] * replica_mean(entropy))
         self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return self._track(loss, ce, vat, entropy, y, probs)
+        return self._track(loss=loss, cross_entropy=ce, vat=vat, entropy=entropy, accuracy=_hits(y, probs))
 
     def test_step(self, data):
+        # validation images have labels: only the supervised measures, so no val_vat of zeros is reported
         x, y = data[:2]
         probs = self.classifier(image_rows(x), training=False)
         ce = keras.losses.sparse_categorical_crossentropy(y, probs)
-        return self._track(tf.reduce_mean(ce), ce, tf.zeros_like(ce), tf.zeros_like(ce), y, probs)
-
-    def _track(self, loss, ce, vat, entropy, y, probs):
         t = self.trackers
-        t["loss"].update_state(loss)
-        t["cross_entropy"].update_state(ce)
-        t["vat"].update_state(vat)
-        t["entropy"].update_state(entropy)
-        t["accuracy"].update_state(tf.cast(tf.equal(tf.cast(y, tf.int64), tf.argmax(probs, axis=-1)), tf.float32))
-        return self.metric_logs()
+        return self._track(loss=tf.reduce_mean(ce), cross_entropy=ce, accuracy=_hits(y, probs),
+                           only=[t["loss"], t["cross_entropy"], t["accuracy"]])
+
+    def _track(self, only=None, **values):
+        for name, value in values.items():
+            self.trackers[name].update_state(value)
+        return self.metric_logs(only)
 
     @property
     def metrics(self):
