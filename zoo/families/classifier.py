@@ -233,7 +233,7 @@ class VirtualAdversarialTraining(MultiWorkerFit, keras.Model):
         return self.classifier(x, training=training)
 
     def adversarial_direction(self, rows, p):
-        """The unit-scaled r_adv for each row, given its predicted probabilities p (held constant)."""
+        """r_adv for each row (length epsilon), given the rows' predicted probabilities p (held constant)."""
         c = self._config
         seed = tf.stack([tf.constant(c["seed"], tf.int64), tf.cast(self.optimizer.iterations, tf.int64)])
         d = c["xi"] * _normalized(tf.random.stateless_normal(tf.shape(rows), seed=seed))
@@ -445,7 +445,7 @@ PRESETS = {
         "requires": {"encoder": "ae_mnist"},
         "description": "Digit classifier from only 100 labels (10 per class, drawn with the seed): the pretrained "
                        "ae_mnist encoder plus a 256-unit ReLU head, trained end to end by virtual adversarial "
-                       "training, which also learns from the other 14,900 training images without their labels.",
+                       "training, which also learns from all 15,000 training images without their labels.",
         "config": dict(num_classes=10, head="mlp", dropout=0.0, freeze="none"),
         "train": dict(labels=100, unlabelled="vat", **few_label_recipe(100, "vat")),
     },
