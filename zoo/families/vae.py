@@ -61,8 +61,9 @@ class VAE(ImageAutoencoder):
     reversed hidden_units -> input_dim pixel probabilities (`decoder_logits` gives the logits).
 
     kl_warmup_epochs ramps the KL weight from 0 to 1; free_bits is a floor, in nats, under each latent
-    dimension's batch-mean KL (Kingma et al. 2016). Both shape only the training objective: the reported
-    "loss" is always the true negative ELBO. dynamic_binarization draws a fresh binary image from the pixel
+    dimension's batch-mean KL (Kingma et al. 2016). importance_samples=k > 1 trains on the k-sample
+    importance-weighted bound of Burda et al. (2016) instead of the ELBO (the IWAE; tighter as k grows). All
+    three shape only the training objective: the reported "loss" is always the true negative ELBO. dynamic_binarization draws a fresh binary image from the pixel
     intensities at every training step, from a seed generator that is part of the model's state.
     """
 
@@ -70,7 +71,7 @@ class VAE(ImageAutoencoder):
     generative = True
 
     def __init__(self, input_dim=784, hidden_units=(512,), latent_dim=20, activation="relu", kl_warmup_epochs=0,
-                 free_bits=0.0, dynamic_binarization=True, seed=0, **kwargs):
+                 free_bits=0.0, dynamic_binarization=True, importance_samples=1, seed=0, **kwargs):
         super().__init__(**kwargs)
         if isinstance(hidden_units, (int, str)):
             raise ZooError(f"hidden_units must be a list of positive integers, got {hidden_units!r}")
@@ -79,7 +80,12 @@ class VAE(ImageAutoencoder):
                             latent_dim=checks.count(latent_dim, "latent_dim"), activation=activation,
                             kl_warmup_epochs=checks.count(kl_warmup_epochs, "kl_warmup_epochs", 0, checks.MAX_EPOCHS),
                             free_bits=checks.number(free_bits, "free_bits", 0.0, 100.0),
-                            dynamic_binarization=bool(dynamic_binarization), seed=checks.count(seed, "seed", 0))
+                            dynamic_binarization=bool(dynamic_binarization),
+                            importance_samples=checks.count(importance_samples, "importance_samples", 1, 1000),
+                            seed=checks.count(seed, "seed", 0))
+        if self._config["importance_samples"] > 1 and self._config["free_bits"] > 0:
+            raise ZooError("free_bits floors the ELBO's analytic KL, which the importance-weighted bound "
+                           "(importance_samples > 1) does not have; use one or the other")
         self._config.update(self._extra_config())
         type(self).check_budget(self._config)
         c = self._config
@@ -165,9 +171,20 @@ class VAE(ImageAutoencoder):
         x, c = self._split(data)
         if self._config["dynamic_binarization"]:
             x = tf.cast(keras.random.uniform(tf.shape(x), seed=self.binarize_seed) < x, tf.float32)
+        k = self._config["importance_samples"]
         with tf.GradientTape() as tape:
-            rec, kl_dims = self._terms(x, c, training=True)
-            loss = replica_mean(rec) + tf.cast(self.kl_beta, rec.dtype) * self._kl_objective(kl_dims)
+            if k > 1:
+                z_mean, z_log_var = self._enc(x, c, training=True)
+                eps = keras.random.normal(tf.stack([k, tf.shape(x)[0], self.latent_dim]), seed=self.reparam_seed)
+                lw, log_px = self._weights_given_noise(x, c, z_mean, z_log_var, eps, beta=self.kl_beta,
+                                                       training=True)
+                loss = -replica_mean(tf.reduce_logsumexp(lw, axis=0) - tf.math.log(tf.cast(k, lw.dtype)))
+                # reported as the ELBO's parts: E_q[-log p(x|z)] over the k draws and the analytic KL
+                rec = -tf.reduce_mean(log_px, axis=0)
+                kl_dims = _tfd().kl_divergence(self._posterior(z_mean, z_log_var), _tfd().Normal(0.0, 1.0))
+            else:
+                rec, kl_dims = self._terms(x, c, training=True)
+                loss = replica_mean(rec) + tf.cast(self.kl_beta, rec.dtype) * self._kl_objective(kl_dims)
         grads = tape.gradient(loss, self.trainable_weights)
         self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
         return self._track(rec, kl_dims)
@@ -206,23 +223,30 @@ class VAE(ImageAutoencoder):
         return super().fit(*args, callbacks=callbacks, **kwargs)
 
     # -- likelihood -----------------------------------------------------------------------------------------
+    def _weights_given_noise(self, x, c, z_mean, z_log_var, eps, beta=None, training=False):
+        """(k, B) importance log-weights log p(x|z) + log p(z) - log q(z|x) at z = mean + sd * eps for (k, B, D)
+        noise eps, and (k, B) log p(x|z). beta, when given, weights the log-density ratio (KL warm-up)."""
+        q = _tfd().Independent(self._posterior(z_mean, z_log_var), reinterpreted_batch_ndims=1)
+        prior = _tfd().Independent(_tfd().Normal(tf.zeros_like(z_mean), 1.0), reinterpreted_batch_ndims=1)
+        k, b = tf.shape(eps)[0], tf.shape(eps)[1]
+        z = z_mean + tf.exp(0.5 * z_log_var) * eps                       # (k, B, D)
+        flat = tf.reshape(z, [-1, self.latent_dim])
+        cf = None if c is None else tf.tile(c, [k, 1])
+        logits = tf.reshape(self._dec_logits(flat, cf, training), [k, b, self.input_dim])
+        log_px = -tf.reduce_sum(tf.nn.sigmoid_cross_entropy_with_logits(
+            labels=tf.broadcast_to(x, tf.shape(logits)), logits=logits), axis=-1)
+        if beta is None:
+            return log_px + prior.log_prob(z) - q.log_prob(z), log_px
+        return log_px + tf.cast(beta, log_px.dtype) * (prior.log_prob(z) - q.log_prob(z)), log_px
+
     def _log_weights(self, x, c, seed, k):
         """(B, k) importance log-weights log p(x|z) + log p(z) - log q(z|x), z ~ q, and (B, k) log p(x|z);
         samples drawn statelessly from `seed`, so a figure is reproducible."""
         if self._log_weights_fn is None:
             def fn(x, c, seed, k):
                 z_mean, z_log_var = self._enc(x, c)
-                q = _tfd().Independent(self._posterior(z_mean, z_log_var), reinterpreted_batch_ndims=1)
-                prior = _tfd().Independent(_tfd().Normal(tf.zeros_like(z_mean), 1.0), reinterpreted_batch_ndims=1)
-                b = tf.shape(x)[0]
-                eps = tf.random.stateless_normal(tf.stack([k, b, self.latent_dim]), seed=seed)
-                z = z_mean + tf.exp(0.5 * z_log_var) * eps                       # (k, B, D)
-                flat = tf.reshape(z, [-1, self.latent_dim])
-                cf = None if c is None else tf.tile(c, [k, 1])
-                logits = tf.reshape(self._dec_logits(flat, cf), [k, b, self.input_dim])
-                log_px = -tf.reduce_sum(tf.nn.sigmoid_cross_entropy_with_logits(
-                    labels=tf.broadcast_to(x, tf.shape(logits)), logits=logits), axis=-1)
-                lw = log_px + prior.log_prob(z) - q.log_prob(z)
+                eps = tf.random.stateless_normal(tf.stack([k, tf.shape(x)[0], self.latent_dim]), seed=seed)
+                lw, log_px = self._weights_given_noise(x, c, z_mean, z_log_var, eps)
                 return tf.transpose(lw), tf.transpose(log_px)
 
             # Not XLA: on this CPU its matmuls ran 3x slower than TensorFlow's oneDNN kernels (bench/).
