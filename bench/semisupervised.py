@@ -59,10 +59,8 @@ def recipe(size, seed, mode):
         from zoo.families.classifier import few_label_recipe
 
         r = dict(few_label_recipe(int(size), "vat"), unlabelled="vat")
-        r.update(seed=seed, labels=int(size))
-        r["user_set"] = sorted(r)
-        return r
-    r = dict((PROBE_RECIPES if mode == "probe" else RECIPES)[size])
+    else:
+        r = dict((PROBE_RECIPES if mode == "probe" else RECIPES)[size])
     r.update(seed=seed, labels=None if size == "all" else int(size))
     # Every key is set here, so the hook's few-label defaults change none of them.
     r["user_set"] = sorted(r)

@@ -63,8 +63,9 @@ class VAE(ImageAutoencoder):
     kl_warmup_epochs ramps the KL weight from 0 to 1; free_bits is a floor, in nats, under each latent
     dimension's batch-mean KL (Kingma et al. 2016). importance_samples=k > 1 trains on the k-sample
     importance-weighted bound of Burda et al. (2016) instead of the ELBO (the IWAE; tighter as k grows). All
-    three shape only the training objective: the reported "loss" is always the true negative ELBO. dynamic_binarization draws a fresh binary image from the pixel
-    intensities at every training step, from a seed generator that is part of the model's state.
+    three shape only the training objective: the reported "loss" is always the true negative ELBO.
+    dynamic_binarization draws a fresh binary image from the pixel intensities at every training step, from a
+    seed generator that is part of the model's state.
     """
 
     family = "vae"
@@ -157,6 +158,10 @@ class VAE(ImageAutoencoder):
     def _posterior(z_mean, z_log_var):
         return _tfd().Normal(loc=z_mean, scale=tf.exp(0.5 * z_log_var))
 
+    def _kl_dims(self, z_mean, z_log_var):
+        """Per-dimension analytic KL(q(z|x) || N(0, I))."""
+        return _tfd().kl_divergence(self._posterior(z_mean, z_log_var), _tfd().Normal(0.0, 1.0))
+
     def _terms(self, x, c=None, training=False):
         """Per-example reconstruction -log p(x|z) (nats) and per-dimension KL(q(z|x) || N(0, I))."""
         z_mean, z_log_var = self._enc(x, c, training)
@@ -164,7 +169,7 @@ class VAE(ImageAutoencoder):
         z = z_mean + tf.exp(0.5 * z_log_var) * eps  # reparameterised, so gradients reach the encoder
         logits = self._dec_logits(z, c, training)
         rec = tf.reduce_sum(tf.nn.sigmoid_cross_entropy_with_logits(labels=x, logits=logits), axis=-1)
-        return rec, _tfd().kl_divergence(self._posterior(z_mean, z_log_var), _tfd().Normal(0.0, 1.0))
+        return rec, self._kl_dims(z_mean, z_log_var)
 
     # -- training -------------------------------------------------------------------------------------------
     def train_step(self, data):
@@ -181,7 +186,7 @@ class VAE(ImageAutoencoder):
                 loss = -replica_mean(tf.reduce_logsumexp(lw, axis=0) - tf.math.log(tf.cast(k, lw.dtype)))
                 # reported as the ELBO's parts: E_q[-log p(x|z)] over the k draws and the analytic KL
                 rec = -tf.reduce_mean(log_px, axis=0)
-                kl_dims = _tfd().kl_divergence(self._posterior(z_mean, z_log_var), _tfd().Normal(0.0, 1.0))
+                kl_dims = self._kl_dims(z_mean, z_log_var)
             else:
                 rec, kl_dims = self._terms(x, c, training=True)
                 loss = replica_mean(rec) + tf.cast(self.kl_beta, rec.dtype) * self._kl_objective(kl_dims)
