@@ -6,12 +6,14 @@ import functools
 import numpy as np
 import pytest
 import keras
+import tensorflow as tf
 
 import zoo
 from zoo import data
 from zoo.errors import ZooError
+from zoo.families import autoencoder
 from zoo.families.autoencoder import Autoencoder, pca, principal_angles_deg
-from zoo.layers import DenseTranspose
+from zoo.layers import DenseTranspose, shift_images
 from conftest import needs_mnist
 
 fit = functools.partial(zoo.training.fit, verbose=0)
@@ -114,6 +116,29 @@ def test_training_lowers_the_reconstruction_error(rng):
     after = m.test_metrics(x)["squared_error_per_image"]
     assert after < 0.8 * before
     assert len(history["loss"]) == len(history["val_loss"]) == 3
+
+
+def test_the_shift_recipe_trains_on_shifted_images_as_input_and_target(rng):
+    x = rng.random((64, 784)).astype(np.float32)
+    seen = {}
+
+    def recording_fit(model, train, val, **kw):
+        seen.update(kw)
+        return fit(model, train, val, **kw)
+
+    m = zoo.create_model("ae_mnist", hidden_units=[16], latent_dim=4)
+    recipe = dict(epochs=1, batch_size=32, learning_rate=1e-3, seed=0, shift=2)
+    autoencoder.train(m, {"train": (x, np.zeros(64)), "val": (x[:8],)}, recipe, recording_fit)
+    seed = tf.constant([3, 1], tf.int64)
+    np.testing.assert_array_equal(np.asarray(seen["augment"](tf.constant(x), seed)),
+                                  np.asarray(shift_images(tf.constant(x), 2, seed)))
+    # Only the first array is augmented and the model's target is its input, so the target moves with it.
+    np.testing.assert_array_equal(np.asarray(m._target(tf.constant(x), tf.zeros(64))), x)
+    seen.clear()
+    autoencoder.train(m, {"train": (x, np.zeros(64)), "val": (x[:8],)}, {**recipe, "shift": 0}, recording_fit)
+    assert seen["augment"] is None
+    with pytest.raises(ZooError, match="shift"):
+        autoencoder.train(m, {"train": (x,), "val": None}, {**recipe, "shift": 14}, recording_fit)
 
 
 def test_linear_autoencoder_finds_the_pca_subspace(rng):

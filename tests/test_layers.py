@@ -12,7 +12,8 @@ import keras
 
 from zoo.layers import (ContractivePenalty, DenseTranspose, GaussianNoise, KLSparsityRegularizer,
                         L1ActivityRegularizer, MaskingNoise, NoiseMixture, SaltAndPepperNoise, image_rows,
-                        jacobian_sq_norm, like_input, reconstruction_terms, replica_mean, sigmoid_jacobian_sq_norm)
+                        jacobian_sq_norm, like_input, reconstruction_terms, replica_mean, shift_images,
+                        sigmoid_jacobian_sq_norm)
 
 
 def rows(n=64, d=784, seed=0):
@@ -283,6 +284,32 @@ def test_image_layout_works_at_unknown_rank():
 def test_image_rows_keeps_rows_of_another_width():
     x = rows(3, 20)
     np.testing.assert_array_equal(np.asarray(image_rows(tf.constant(x))), x)
+
+
+def numpy_shift(img, dy, dx):
+    """img moved down dy and right dx pixels, zeros filling in: slicing, independent of crop_and_resize."""
+    out = np.zeros_like(img)
+    h, w = img.shape
+    out[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = img[max(-dy, 0):h - max(dy, 0),
+                                                                    max(-dx, 0):w - max(dx, 0)]
+    return out
+
+
+@pytest.mark.parametrize("max_shift", [1, 2, 3])
+def test_shift_images_moves_each_image_by_a_whole_shift_within_the_bound(max_shift):
+    # Random pixels make every shift distinguishable, so exactly one candidate may match each output.
+    x = rows(64, seed=max_shift)
+    out = np.asarray(shift_images(tf.constant(x), max_shift, tf.constant([4, 2], tf.int64))).reshape(-1, 28, 28)
+    seen = set()
+    for img, moved in zip(x.reshape(-1, 28, 28), out):
+        hits = [(dy, dx) for dy in range(-max_shift, max_shift + 1) for dx in range(-max_shift, max_shift + 1)
+                if np.array_equal(moved, numpy_shift(img, dy, dx))]
+        assert len(hits) == 1, hits
+        seen.add(hits[0])
+    # 64 draws over (2s+1)^2 shifts: both extremes of each axis appear, so the bound is reached, not shrunk.
+    assert {d for d, _ in seen} == set(range(-max_shift, max_shift + 1)) == {d for _, d in seen}
+    again = np.asarray(shift_images(tf.constant(x), max_shift, tf.constant([4, 2], tf.int64))).reshape(-1, 28, 28)
+    np.testing.assert_array_equal(out, again)
 
 
 def test_reconstruction_terms_match_numpy():

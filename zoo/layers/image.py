@@ -31,3 +31,18 @@ def like_input(rows, x):
     """Output rows reshaped to the input image's shape, so an image comes back as it went in. The shape is
     read at run time: predict retraces with an unknown rank once it has seen images of two layouts."""
     return tf.reshape(rows, tf.shape(x))
+
+
+def shift_images(rows, max_shift, seed):
+    """Each image moved by up to max_shift pixels in each direction (zeros fill in): the augmentation that is
+    safe for digits. A tensor function of a stateless seed, so a resumed run shifts the same way."""
+    n = tf.shape(rows)[0]
+    side = 28
+    d = tf.random.stateless_uniform((n, 2), seed=seed, minval=-max_shift, maxval=max_shift + 1, dtype=tf.int32)
+    img = tf.reshape(rows, (-1, side, side, 1))
+    pad = tf.pad(img, [[0, 0], [max_shift, max_shift], [max_shift, max_shift], [0, 0]])
+    boxes = tf.cast(tf.stack([max_shift + d[:, 0], max_shift + d[:, 1]], 1), tf.float32)
+    size = float(side + 2 * max_shift - 1)
+    boxes = tf.concat([boxes / size, (boxes + side - 1) / size], 1)
+    out = tf.image.crop_and_resize(pad, boxes, tf.range(n), (side, side), method="nearest")
+    return tf.reshape(out, (-1, side * side))
