@@ -4,6 +4,8 @@ training sets of 100, 1000 and all 15,000 images (class-balanced, seeded), mean 
     python bench/semisupervised.py                          # every row and size (several minutes on CPU)
     python bench/semisupervised.py --rows random,ae_mnist --sizes 100 --seeds 1 --out /tmp/x.json
     python bench/semisupervised.py --mode probe --sizes 100,1000    # frozen encoders, linear head only
+    python bench/semisupervised.py --rows random,ae_mnist --merge --out bench/results/semisupervised.json
+                                                            # re-measure rows after an encoder is re-trained
 
 Each run is zoo.create_model("mnist_classifier", encoder=ROW, head="linear", dropout=0.0, seed=SEED): a linear
 softmax head on batch-normalised codes over the row's pretrained test-time encoder. It is trained by the
@@ -12,8 +14,8 @@ class-balanced labelled images with the run's seed (every row sees the same imag
 the head with the encoder frozen, then everything at a lower rate with cosine decay. The recipes (RECIPES) are
 fixed here per labelled-set size and kept small so the whole table fits in a few minutes on 2 CPU cores; the
 figures are for comparing rows, not the best each encoder can reach. No validation split is used. "random" is
-the ae_mnist architecture (784-512-256-30) from random weights (zoo.create_model("ae_mnist")), trained with the
-same recipe.
+the ae_mnist architecture (784-1000-500-250-30 since its re-training) from random weights
+(zoo.create_model("ae_mnist")), trained with the same recipe.
 
 --mode probe keeps every encoder frozen and trains only the linear head (longer, PROBE_RECIPES): it measures
 the features themselves, which is where pretraining shows most with few labels.
@@ -22,7 +24,7 @@ the features themselves, which is where pretraining shows most with few labels.
 head, everything trained by virtual adversarial training on the labelled images and all 15,000 training
 images), 5 label draws per size by default:
 
-    python bench/semisupervised.py --mode vat --rows ae_mnist --sizes 100,1000 --out bench/results/semisupervised_vat.json
+    python bench/semisupervised.py --mode vat --rows ae_mnist_512 --sizes 100,1000 --out bench/results/semisupervised_vat.json
 """
 
 import argparse
@@ -38,7 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-ROWS = ("random", "ae_mnist", "stacked_tied_ae_mnist", "dae_mnist", "cae_mnist", "sparse_ae_mnist", "vae_mnist")
+ROWS = ("random", "ae_mnist", "ae_mnist_512", "stacked_tied_ae_mnist", "dae_mnist", "cae_mnist", "sparse_ae_mnist",
+        "vae_mnist")
 SIZES = ("100", "1000", "all")
 SEEDS = {"100": 3, "1000": 3, "all": 2}
 VAT_SEEDS = 5
@@ -109,6 +112,9 @@ def main(argv=None):
                     help="finetune: head then everything; probe: frozen encoder, head only; vat: everything, "
                          "with the unlabelled images through virtual adversarial training")
     ap.add_argument("--out", help="also write the JSON here")
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the other rows already in --out and re-measure only --rows (after an encoder is "
+                         "re-trained); refused if --out was made with another mode or recipe")
     args = ap.parse_args(argv)
 
     from zoo import data, registry
@@ -122,6 +128,8 @@ def main(argv=None):
         ap.error("--mode vat needs unlabelled images: sizes 100 or 1000, not all")
     if args.seeds is not None and not 1 <= args.seeds <= 20:
         ap.error(f"--seeds must be between 1 and 20, got {args.seeds}")
+    if args.merge and not (args.out and Path(args.out).is_file()):
+        ap.error("--merge updates an existing --out file; give one")
     splits = data.splits("mnist", validation=2000, seed=0)
     result = {"benchmark": "semi-supervised MNIST, test accuracy", "test_examples": int(len(splits["test"][0])),
               "train_examples": int(len(splits["train"][0])),
@@ -150,11 +158,26 @@ def main(argv=None):
                                          "runs": accs, "seeds": seeds, "seconds": round(secs, 1)}
             print(f"{row:22s} {size:>5s}: {np.mean(accs):.4f} +- {np.std(accs):.4f} ({secs:.0f}s)", file=sys.stderr)
     result["seconds"] = round(time.time() - start, 1)
+    if args.merge:
+        result = merged(json.loads(Path(args.out).read_text()), result)
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(text + "\n")
+
+
+def merged(old, new):
+    """old's rows with new's rows measured again; the recipes of every size both hold must agree."""
+    clash = [s for s in set(old["recipes"]) & set(new["recipes"]) if old["recipes"][s] != new["recipes"][s]]
+    if old.get("mode") != new["mode"] or clash:
+        sys.exit(f"--merge: the existing file was made with mode {old.get('mode')!r} and other recipes for sizes "
+                 f"{clash}; re-run every row without --merge")
+    rows = {**old["rows"]}
+    for row, sizes in new["rows"].items():
+        rows[row] = {**rows.get(row, {}), **sizes}
+    return {**old, "recipes": {**old["recipes"], **new["recipes"]}, "rows": rows,
+            "remeasured": {**old.get("remeasured", {}), **{row: time.strftime("%Y-%m-%d") for row in new["rows"]}}}
 
 
 if __name__ == "__main__":

@@ -254,7 +254,8 @@ def test_deep_autoencoder_beats_pca_and_linear_one_matches_it(splits, numpy_pca)
     linear, linear_card = shipped("linear_ae_mnist")
     # The card's PCA baseline is what numpy finds.
     assert ae_card["pca_baseline"]["squared_error_per_image"] == pytest.approx(pca_se, rel=1e-3)
-    assert ae.test_metrics(x)["squared_error_per_image"] < 0.6 * pca_se
+    # The goal, a ratio of at most 0.25 to PCA (Hinton & Salakhutdinov's is 0.216); shipped: 0.215.
+    assert ae.test_metrics(x)["squared_error_per_image"] <= 0.25 * pca_se
     linear_se = linear.test_metrics(x)["squared_error_per_image"]
     # PCA is the optimum of the linear autoencoder on the training data; on test it stays within a few %.
     assert linear_se == pytest.approx(pca_se, rel=0.05)

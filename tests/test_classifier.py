@@ -130,6 +130,18 @@ def test_classifier_builds_on_the_named_pretrained_encoder():
 
 
 @needs_mnist
+def test_shipped_classifiers_reach_their_goals_and_cards(mnist):
+    x, y = mnist["test"]
+    for name, goal in (("mnist_classifier", 0.012), ("mnist_classifier_100labels", 0.10)):
+        card = registry.model_card(name)
+        # The few-label preset starts from the encoder it names, and its card says which.
+        assert card["requires"]["encoder"] == registry.preset(name)["requires"]["encoder"]
+        # the whole classifier, by argmax over the test split, against each issue's goal and the card's figure
+        error = float(np.mean(np.argmax(shipped(name).predict(x, verbose=0), axis=1) != y))
+        assert error <= goal and error == pytest.approx(card["metrics"]["error"], abs=1e-4), (name, error)
+
+
+@needs_mnist
 @pytest.mark.parametrize("name", ["ae_mnist", "dae_mnist", "sparse_ae_mnist", "vae_mnist"])
 def test_inference_encoder_is_the_test_time_encoder(name, mnist):
     """Noise, dropout and penalties are left out and a VAE keeps its mean path: the plain copy gives the

@@ -334,3 +334,24 @@ def test_saved_files_get_the_permissions_the_umask_gives(tmp_path, mask, folder_
     for name in ("model.keras", "card.json"):
         assert (tmp_path / "m" / name).stat().st_mode & 0o777 == file_mode, name
     assert (tmp_path / "alone.json").stat().st_mode & 0o777 == file_mode
+
+
+@needs_mnist
+def test_a_resume_onto_another_starting_encoder_is_refused(tmp_path, small_data_dir, monkeypatch):
+    # A classifier's run names its encoder, not its weights: re-training the encoder between a kill and the resume
+    # must not restore the old run's checkpoint onto the new starting point.
+    monkeypatch.setenv("ZOO_DATA_DIR", str(small_data_dir))
+    first, second = (zoo.create_model("ae_mnist", **TINY) for _ in range(2))   # one architecture, two inits
+    run = dict(out=tmp_path / "clf", epochs=1, batch_size=256, verbose=0, recipe_changes={"epochs_head": 0})
+
+    def die(*a, **k):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(training, "write_pretrained", die)
+        with pytest.raises(KeyboardInterrupt):
+            training.train("mnist_classifier", encoder=first, **run)
+    with pytest.raises(ZooError, match=r"its model, config or data differ.*--restart"):
+        training.train("mnist_classifier", encoder=second, **run)
+    _, card, _ = training.train("mnist_classifier", encoder=first, **run)   # the same starting point resumes
+    assert card["training"]["epochs"] == 1

@@ -117,13 +117,13 @@ def test_bad_recipes_are_refused():
 def test_vat_fine_tuning_from_the_cli_learns_from_the_unlabelled_images(tmp_path, monkeypatch, capsys):
     from zoo.__main__ import main
 
-    if not (registry.saved_models_dir() / "ae_mnist" / registry.MODEL_FILE).is_file():
-        pytest.skip("ae_mnist is not shipped")
+    if not (registry.saved_models_dir() / "ae_mnist_512" / registry.MODEL_FILE).is_file():
+        pytest.skip("ae_mnist_512 is not shipped")
     monkeypatch.setenv("ZOO_RUNS_DIR", str(tmp_path))
-    assert main(["finetune", "ae_mnist", "--labels", "100", "--unlabelled", "vat", "--epochs", "3",
+    assert main(["finetune", "ae_mnist_512", "--labels", "100", "--unlabelled", "vat", "--epochs", "3",
                  "--verbose", "0"]) == 0
     report = json.loads(capsys.readouterr().out)
-    folder = tmp_path / "ae_mnist_classifier_100_vat"
+    folder = tmp_path / "ae_mnist_512_classifier_100_vat"
     assert report["saved"] == str(folder) and report["labelled_examples"] == 100
     card = json.loads((folder / "card.json").read_text())
     assert card["unlabelled_examples"] == 15000 and card["fine_tuning"]["unlabelled"] == "vat"
@@ -133,5 +133,5 @@ def test_vat_fine_tuning_from_the_cli_learns_from_the_unlabelled_images(tmp_path
     accuracy = zoo.load(folder).test_metrics(x, y)["accuracy"]
     assert accuracy == pytest.approx(card["metrics"]["accuracy"], abs=1e-4)
     assert accuracy > 0.82, accuracy
-    assert main(["finetune", "ae_mnist", "--unlabelled", "vat", "--epochs", "1"]) == 1
+    assert main(["finetune", "ae_mnist_512", "--unlabelled", "vat", "--epochs", "1"]) == 1
     assert "give a number of labels" in capsys.readouterr().err

@@ -242,10 +242,21 @@ def recipe_of(name, **changes):
     return recipe
 
 
-def _identity(name, recipe, overrides, data_name, data=None):
+def _identity(name, recipe, overrides, data_name, data=None, model=None):
     return json.loads(json.dumps({"model": name, "overrides": overrides, "recipe": recipe, "data": data_name,
-                                  "data_sha256": data_fingerprint(data) if data is not None else None},
+                                  "data_sha256": data_fingerprint(data) if data is not None else None,
+                                  "start_sha256": start_fingerprint(model) if model is not None else None},
                                  default=str, sort_keys=True))
+
+
+def start_fingerprint(model):
+    """sha256 of the model's config and of the weights it starts from: a resume whose starting point changed
+    (a classifier's pretrained encoder re-trained, a preset's layer sizes edited) is refused rather than mixed in,
+    which a name and a recipe alone would not catch."""
+    h = hashlib.sha256(json.dumps(model.get_config(), default=str, sort_keys=True).encode())
+    for weight in model.weights:
+        h.update(np.asarray(weight).tobytes())
+    return h.hexdigest()
 
 
 def data_fingerprint(data):
@@ -317,8 +328,8 @@ def train(name, *, out=None, publish=False, restart=False, command=None, verbose
     with strategy.scope():
         model = registry.create_model(name, **overrides)
     # Only now, with the config and the data known to be good: a mistyped --set leaves no backup behind.
-    work_dir = _prepare_work_dir(out.parent / f".{out.name}.work", _identity(name, recipe, overrides, p["data"], data),
-                                 restart)
+    work_dir = _prepare_work_dir(out.parent / f".{out.name}.work",
+                                 _identity(name, recipe, overrides, p["data"], data, model), restart)
     preview = registry.hook(family, "preview")
     callbacks = [PreviewEachEpoch(lambda m: preview(m, data), work_dir / "preview.png")] if preview and is_chief(strategy) else []
 
