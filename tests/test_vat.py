@@ -127,8 +127,8 @@ def test_vat_fine_tuning_from_the_cli_learns_from_the_unlabelled_images(tmp_path
     assert report["saved"] == str(folder) and report["labelled_examples"] == 100
     card = json.loads((folder / "card.json").read_text())
     assert card["unlabelled_examples"] == 15000 and card["fine_tuning"]["unlabelled"] == "vat"
-    # Three passes over the unlabelled images. 100 labels alone reach 0.748 +- 0.034 over seeds after the whole
-    # supervised recipe (the README's semi-supervised table); this seeded run measured 0.846.
+    # Three passes over the unlabelled images. 100 labels alone reach about 0.75 +- 0.04 over seeds on this
+    # encoder after the whole supervised recipe (the README's semi-supervised table), never 0.8.
     x, y = zoo.data.splits("mnist")["test"]
     accuracy = zoo.load(folder).test_metrics(x, y)["accuracy"]
     assert accuracy == pytest.approx(card["metrics"]["accuracy"], abs=1e-4)
