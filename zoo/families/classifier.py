@@ -429,8 +429,9 @@ PRESETS = {
         "class": EncoderClassifier, "data": "mnist", "build": build,
         "requires": {"encoder": "ae_mnist_512"},
         "description": "Digit classifier from only 100 labels (10 per class, drawn with the seed): the pretrained "
-                       "ae_mnist_512 encoder (784-512-256-30) plus a 256-unit ReLU head, trained end to end by virtual adversarial "
-                       "training, which also learns from all 15,000 training images without their labels.",
+                       "ae_mnist_512 encoder (784-512-256-30) plus a 256-unit ReLU head, trained end to end by "
+                       "virtual adversarial training, which also learns from all 15,000 training images without "
+                       "their labels.",
         "config": dict(num_classes=10, head="mlp", dropout=0.0, freeze="none"),
         "train": dict(labels=100, unlabelled="vat", **few_label_recipe(100, "vat")),
     },

@@ -396,8 +396,8 @@ def _shakespeare(description, epochs, batch_size, learning_rate, **config):
 
 
 PRESETS = {
-    "char_lstm_shakespeare": _shakespeare("Character-level LSTM (seed-equation cell, 1 x 512, dropout 0.2)", 20, 64, 3e-3,
-                                          cell="lstm", embedding_dim=64, units=512, num_layers=1, dropout=0.2),
+    "char_lstm_shakespeare": _shakespeare("Character-level LSTM (seed-equation cell, 1 x 512, dropout 0.2)", 20, 64,
+                                          3e-3, cell="lstm", embedding_dim=64, units=512, num_layers=1, dropout=0.2),
     "char_gru_shakespeare": _shakespeare("Character-level GRU (seed-equation cell, 1 x 256)", 2, 64, 3e-3, cell="gru",
                                          embedding_dim=64, units=256, num_layers=1),
     "char_srn_shakespeare": _shakespeare("Character-level Elman SRN (1 x 256)", 2, 64, 2e-3, cell="srn",
