@@ -139,6 +139,12 @@ def main(argv=None):
               "trained_by": "zoo.families.classifier.train (the family's train hook) through zoo.training.fit",
               "head": ("mlp, 256 ReLU units (mnist_classifier_100labels' config)" if args.mode == "vat"
                        else "linear (batch-norm + softmax)"), "rows": {}, "skipped": {}}
+    old = json.loads(Path(args.out).read_text()) if args.merge else None
+    if old is not None:
+        # checked before measuring, so a refused merge costs nothing
+        clash = merge_clash(old, result)
+        if clash:
+            ap.error(clash)
     start = time.time()
     cache = {}
     for row in rows:
@@ -158,8 +164,8 @@ def main(argv=None):
                                          "runs": accs, "seeds": seeds, "seconds": round(secs, 1)}
             print(f"{row:22s} {size:>5s}: {np.mean(accs):.4f} +- {np.std(accs):.4f} ({secs:.0f}s)", file=sys.stderr)
     result["seconds"] = round(time.time() - start, 1)
-    if args.merge:
-        result = merged(json.loads(Path(args.out).read_text()), result)
+    if old is not None:
+        result = merged(old, result)
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:
@@ -167,12 +173,18 @@ def main(argv=None):
         Path(args.out).write_text(text + "\n")
 
 
-def merged(old, new):
-    """old's rows with new's rows measured again; the recipes of every size both hold must agree."""
-    clash = [s for s in set(old["recipes"]) & set(new["recipes"]) if old["recipes"][s] != new["recipes"][s]]
+def merge_clash(old, new):
+    """Why old's rows cannot stand beside new's (another mode, or another recipe for a size both hold), or None."""
+    recipes = json.loads(json.dumps(new["recipes"]))   # as the file holds them (lists, not tuples)
+    clash = sorted(s for s in set(old["recipes"]) & set(recipes) if old["recipes"][s] != recipes[s])
     if old.get("mode") != new["mode"] or clash:
-        sys.exit(f"--merge: the existing file was made with mode {old.get('mode')!r} and other recipes for sizes "
-                 f"{clash}; re-run every row without --merge")
+        return (f"--merge: the existing file was made with mode {old.get('mode')!r} and other recipes for sizes "
+                f"{clash}; re-run every row without --merge")
+    return None
+
+
+def merged(old, new):
+    """old's rows with new's rows measured again (merge_clash(old, new) is None)."""
     rows = {**old["rows"]}
     for row, sizes in new["rows"].items():
         rows[row] = {**rows.get(row, {}), **sizes}

@@ -24,7 +24,7 @@ from zoo.base import ExportPart, metric_report, ZooModel, batched
 from zoo.errors import ZooError
 from zoo.layers import (ContractivePenalty, DenseTranspose, KLSparsityRegularizer, L1ActivityRegularizer,
                         NoiseMixture, image_rows, jacobian_sq_norm, like_input, make_noise,
-                        reconstruction_terms, replica_mean, shift_images)
+                        reconstruction_terms, replica_mean, shift_augmentation)
 
 LOSSES = ("bce", "mse")
 
@@ -433,7 +433,7 @@ def train(model, data, recipe, fit):
     training image, and so its target, moved by up to that many pixels, which on 15,000 images is what keeps a
     wide net from learning the training set instead of digits."""
     extra = {}
-    shift = checks.count(recipe.get("shift", 0), "shift", 0, 13)
+    augment = shift_augmentation(recipe.get("shift", 0))
     if recipe.get("layerwise_pretrain_epochs"):
         extra["layerwise_pretraining"] = pretrain_layerwise(
             model, data["train"][0], recipe["layerwise_pretrain_epochs"], fit,
@@ -441,7 +441,7 @@ def train(model, data, recipe, fit):
     history = fit(model, data["train"], data["val"], epochs=recipe["epochs"], batch_size=recipe["batch_size"],
                   learning_rate=recipe["learning_rate"], seed=recipe["seed"], phase="main",
                   lr_schedule=recipe.get("lr_schedule", "constant"), early_stopping=recipe.get("early_stopping"),
-                  augment=(lambda rows, s: shift_images(rows, shift, s)) if shift else None)
+                  augment=augment)
     return history, extra
 
 

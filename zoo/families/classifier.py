@@ -16,7 +16,7 @@ from zoo import checks, figures, retrieval
 from zoo.base import ExportPart, metric_report, ZooModel, batched
 from zoo.compat import MultiWorkerFit
 from zoo.errors import ZooError
-from zoo.layers import image_rows, shift_images
+from zoo.layers import image_rows, shift_augmentation
 from zoo.layers.reduction import replica_mean
 
 HEADS = ("linear", "mlp")
@@ -265,14 +265,13 @@ class VirtualAdversarialTraining(MultiWorkerFit, keras.Model):
         x, y = data[:2]
         probs = self.classifier(image_rows(x), training=False)
         ce = keras.losses.sparse_categorical_crossentropy(y, probs)
-        t = self.trackers
-        return self._track(loss=tf.reduce_mean(ce), cross_entropy=ce, accuracy=_hits(y, probs),
-                           only=[t["loss"], t["cross_entropy"], t["accuracy"]])
+        return self._track(loss=tf.reduce_mean(ce), cross_entropy=ce, accuracy=_hits(y, probs))
 
-    def _track(self, only=None, **values):
+    def _track(self, **values):
+        """Updates the named trackers and reports those alone."""
         for name, value in values.items():
             self.trackers[name].update_state(value)
-        return self.metric_logs(only)
+        return self.metric_logs([self.trackers[name] for name in values])
 
     @property
     def metrics(self):
@@ -342,8 +341,7 @@ def train(model, data, recipe, fit):
         # Small labelled sets need many short epochs; what the user set stays.
         recipe = {**recipe, **{k: v for k, v in few_label_recipe(len(x), unlabelled).items()
                                if k not in recipe.get("user_set", ())}}
-    shift = checks.count(recipe.get("shift", 0), "shift", 0, 13)
-    augment = (lambda rows, s: shift_images(rows, shift, s)) if shift else None
+    augment = shift_augmentation(recipe.get("shift", 0))
     extra = {"labelled_examples": int(len(x)), "fine_tuning": {k: v for k, v in recipe.items()}}
     if unlabelled == "vat":
         # the whole network from the first step: the perturbation is in pixels, so the encoder must follow

@@ -1,7 +1,7 @@
 """Reusable, serializable Keras layers: tied (W^T) dense, input noise, activity penalties, minibatch
 discrimination, RNN cells, and the in-graph image and loss helpers every family shares."""
 
-from zoo.layers.image import IMAGE_DIM, image_rows, like_input, shift_images
+from zoo.layers.image import IMAGE_DIM, image_rows, like_input, shift_augmentation, shift_images
 from zoo.layers.minibatch import MinibatchDiscrimination
 from zoo.layers.noise import (NOISE_KINDS, GaussianNoise, MaskingNoise, NoiseMixture, SaltAndPepperNoise,
                               make_noise)
@@ -15,5 +15,5 @@ from zoo.layers.tied import DenseTranspose
 __all__ = ["DenseTranspose", "GaussianNoise", "MaskingNoise", "SaltAndPepperNoise", "NoiseMixture",
            "NOISE_KINDS", "make_noise", "ActivityPenalty", "L1ActivityRegularizer", "KLSparsityRegularizer",
            "ContractivePenalty", "kl_sparsity", "sigmoid_jacobian_sq_norm", "jacobian_sq_norm", "replica_mean",
-           "reconstruction_terms", "image_rows", "like_input", "shift_images", "IMAGE_DIM", "Threshold", "ElmanCell",
+           "reconstruction_terms", "image_rows", "like_input", "shift_images", "shift_augmentation", "IMAGE_DIM", "Threshold", "ElmanCell",
            "LSTMCell", "GRUCell", "SlidingWindow", "MinibatchDiscrimination"]

@@ -6,6 +6,8 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from zoo import checks
+
 IMAGE_DIM = 784
 # uint8 -> [0, 1] by table lookup: exactly the quotients numpy's x / 255 gives. A graph turns a division
 # by a constant into a multiplication by its reciprocal, which is off by one ulp for some values.
@@ -46,3 +48,10 @@ def shift_images(rows, max_shift, seed):
     boxes = tf.concat([boxes / size, (boxes + side - 1) / size], 1)
     out = tf.image.crop_and_resize(pad, boxes, tf.range(n), (side, side), method="nearest")
     return tf.reshape(out, (-1, side * side))
+
+
+def shift_augmentation(max_shift):
+    """The `augment` for zoo.training.fit that shifts each training image by up to max_shift pixels, or None
+    for 0; a recipe's `shift`, checked here once for every family that takes it."""
+    max_shift = checks.count(max_shift, "shift", 0, 13)
+    return (lambda rows, seed: shift_images(rows, max_shift, seed)) if max_shift else None
