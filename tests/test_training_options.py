@@ -108,13 +108,16 @@ def test_cli_flags_reach_the_model_and_the_card(zoo_dirs, small_data_dir, monkey
     assert main(["train", "vae_mnist", "--epochs", "2", "--batch-size", "256", "--learning-rate", "0.002",
                  "--seed", "7", "--set", "hidden_units=[16]", "--set", "latent_dim=2", "--lr-schedule", "cosine",
                  "--early-stopping", "3", "--set", "kl_warmup_epochs=1", "--set", "free_bits=0.25",
-                 "--verbose", "0"]) == 0
+                 "--set", "importance_samples=1", "--validation", "1000", "--verbose", "0"]) == 0
     card = json.loads((runs / "vae_mnist" / "card.json").read_text())
     t = card["training"]
     assert (t["lr_schedule"], t["early_stopping"], t["learning_rate"], t["seed"], t["batch_size"], t["epochs"]) == \
         ("cosine", 3, 0.002, 7, 256, 2)
     assert sorted(t["user_set"]) == sorted(["batch_size", "early_stopping", "epochs", "learning_rate", "lr_schedule",
-                                            "seed"])
+                                            "seed", "validation"])
+    # vae_mnist's preset holds nothing out; --validation 1000 carves 1,000 of the 4,000 images, and the card says so
+    assert t["validation"] == 1000 and (card["data"]["train_examples"], card["data"]["val_examples"]) == (3000, 1000)
+    assert "(1,000 of them held out for validation)" in card["data"]["note"]
     assert card["config"]["kl_warmup_epochs"] == 1 and card["config"]["free_bits"] == 0.25
     assert card["config"]["hidden_units"] == [16] and zoo.load(runs / "vae_mnist").free_bits == 0.25
     assert card["data"]["test_examples"] == 200 and card["metrics"]["num_samples"] == 1000

@@ -147,7 +147,7 @@ def test_free_bits_floor_stops_kl_gradient(data):
     x = tf.constant(zdata.binarize(data["train"][0][:64]))
     grad_size = {}
     for fb in (0.0, 50.0):
-        model = zoo.create_model("vae_mnist", hidden_units=[16], latent_dim=2, free_bits=fb)
+        model = zoo.create_model("vae_mnist", hidden_units=[16], latent_dim=2, free_bits=fb, importance_samples=1)
         with tf.GradientTape() as tape:
             _, kl_dims = model._terms(x, training=True)
             objective = model._kl_objective(kl_dims)
@@ -328,3 +328,6 @@ def test_shipped_model_agrees_with_its_card(name, data):
     assert m["neg_elbo"] == pytest.approx(card["neg_elbo"], rel=0.01)
     assert card["nll_iwae"] - 0.05 < m["nll_iwae"] < m["neg_elbo"]
     assert m["binarization"] == card["binarization"]
+    if name == "vae_mnist":
+        # the literature-level goal (issue 18), held by the card the lines above tie to these weights
+        assert card["nll_iwae"] <= 90.5, card["nll_iwae"]

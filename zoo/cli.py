@@ -127,7 +127,6 @@ def _overrides(items):
 def cmd_train(args):
     from zoo import training
 
-    recipe_changes = dict(kl_warmup_epochs=None)
     overrides = _overrides(args.set)
     model, card, out = training.train(
         args.name, out=args.out and _out_folder(args.out), publish=args.publish, restart=args.restart,
@@ -135,7 +134,7 @@ def cmd_train(args):
         mixed_precision=args.mixed_precision, jit_compile=args.jit_compile, deterministic=args.deterministic,
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
         lr_schedule=args.lr_schedule, early_stopping=args.early_stopping,
-        recipe_changes={k: v for k, v in recipe_changes.items() if v is not None}, **overrides)
+        recipe_changes={} if args.validation is None else {"validation": args.validation}, **overrides)
     if card is not None:
         print(json.dumps({"saved": str(out), "published": bool(args.publish), "metrics": card["metrics"]}, indent=2))
 
@@ -316,6 +315,8 @@ def build_parser():
     p.add_argument("--lr-schedule", choices=["constant", "cosine"], help="default: the preset's (constant)")
     p.add_argument("--early-stopping", type=_int_in(1, 100_000), metavar="PATIENCE",
                    help="stop when the validation loss has not improved for PATIENCE epochs; keep the best weights")
+    p.add_argument("--validation", type=_int_in(0, 1_000_000), metavar="N",
+                   help="training images held out for validation (default: the preset's, mostly 2000; 0: none)")
     p.add_argument("--deterministic", action="store_true", help="deterministic TensorFlow ops")
     p.set_defaults(func=cmd_train)
 

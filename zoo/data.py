@@ -116,9 +116,14 @@ def text_splits(text):
     return {"train": (text[:cut], None), "val": (text[cut:], None), "test": (text[cut:], None)}
 
 
-def splits(name, validation=2000, seed=0):
+def splits(name, validation=2000, seed=0, chosen=False):
     """A data set by name as {"train", "val", "test"} splits, for training and evaluation: (x, y) arrays for
-    MNIST, (text, None) for tinyshakespeare. None for a preset without a data set (an RL agent's environment)."""
+    MNIST, (text, None) for tinyshakespeare. None for a preset without a data set (an RL agent's environment).
+    `validation` is how many MNIST training images to hold out; when the user `chosen` it, a data set whose
+    split is fixed (the text's last 10%), or no data set, refuses it rather than ignoring it."""
+    if chosen and name != "mnist":
+        what = f"{name}'s validation split is fixed" if name else "this model has no data set"
+        raise ZooError(f"--validation holds MNIST training images out; {what}")
     if name is None:
         return None
     if name == "mnist":
@@ -171,12 +176,14 @@ def pipeline(arrays, batch_size=128, shuffle=True, seed=0, epoch=None, augment=N
     return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
-def describe(name):
-    """One line on what a data set name means here, for model cards."""
+def describe(name, validation=2000):
+    """One line on what a data set name means here, for model cards; `validation` is how many training images
+    the run held out."""
     if name == "tinyshakespeare":
         return ("tinyshakespeare.txt (about 1.1 MB of Shakespeare): the first 90% of the characters for training, the "
                 "last 10% for validation, which is also what the card calls test")
     if name == "mnist":
         return ("MNIST as read by zoo.data: with ZOO_DATA_DIR=../shared/data, the first 19,690 official training "
-                "images; x_train = first 17,000 (2,000 of them held out for validation), x_test = the other 2,690")
+                f"images; x_train = first 17,000 ({f'{validation:,} of them held out for validation' if validation else 'all of them for training'}), "
+                "x_test = the other 2,690")
     return name

@@ -185,7 +185,7 @@ def fit(model, train, val=None, *, epochs, batch_size, learning_rate=1e-3, seed=
     if early_stopping is not None:
         early_stopping = checks.count(early_stopping, "early_stopping", 1, checks.MAX_EPOCHS)
         if val is None or not len(val[0]):
-            raise ZooError("early_stopping needs a validation split")
+            raise ZooError("early_stopping needs a validation split; hold some images out (--validation 2000)")
     strategy = make_strategy(strategy)
     compat.check_fit_supported(model, strategy)
     data_epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="data_epoch")
@@ -319,7 +319,8 @@ def train(name, *, out=None, publish=False, restart=False, command=None, verbose
     if out.resolve().parent == registry.saved_models_dir().resolve() and not publish:
         raise ZooError(f"{out} is a shipped model's folder; train into runs/ and pass --publish to replace it")
     strategy = make_strategy(strategy)
-    data = zdata.splits(p["data"], validation=recipe["validation"], seed=recipe["seed"])
+    data = zdata.splits(p["data"], validation=recipe["validation"], seed=recipe["seed"],
+                        chosen="validation" in recipe["user_set"])
     if deterministic:
         tf.config.experimental.enable_op_determinism()
     if mixed_precision:
@@ -378,9 +379,10 @@ def make_card(name, model, data, training, extra=None):
     config.pop("encoder", None)  # a classifier's encoder is in the model file; the card names where it came from
     # Without a data set (an RL agent), test_metrics measures the model in its environment.
     metrics = model.test_metrics(*data["test"]) if data is not None else model.test_metrics(None)
+    held_out = len(data["val"][0]) if data is not None and data.get("val") is not None else 0
     card = {"name": name, "family": p["family"], "description": p["description"], "class": type(model).__name__,
             "config": config, "requires": p.get("requires", {}), "parameters": model.count_params_unique(),
-            "data": {"dataset": p["data"], "note": zdata.describe(p["data"]),
+            "data": {"dataset": p["data"], "note": zdata.describe(p["data"], held_out),
                      **{f"{k}_examples": int(len(v[0])) for k, v in (data or {}).items()}},
             "training": training,
             "metrics": {"split": "test", **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics.items()}},

@@ -86,7 +86,7 @@ class VAE(ImageAutoencoder):
                             seed=checks.count(seed, "seed", 0))
         if self._config["importance_samples"] > 1 and self._config["free_bits"] > 0:
             raise ZooError("free_bits floors the ELBO's analytic KL, which the importance-weighted bound "
-                           "(importance_samples > 1) does not have; use one or the other")
+                           "(importance_samples > 1) does not have; use one or the other (importance_samples=1 for free bits)")
         self._config.update(self._extra_config())
         type(self).check_budget(self._config)
         c = self._config
@@ -579,9 +579,14 @@ PRESETS = {
     "vae_mnist": {
         "class": VAE, "data": "mnist",
         "description": "Variational autoencoder 784-512-256-z32-256-512-784, ReLU, diagonal Gaussian posterior, "
-                       "N(0, I) prior, Bernoulli pixels; trained on dynamically binarized MNIST with KL warm-up.",
-        "config": dict(hidden_units=[512, 256], latent_dim=32, activation="relu", kl_warmup_epochs=10),
-        "train": dict(epochs=100, batch_size=128, learning_rate=1e-3),
+                       "N(0, I) prior, Bernoulli pixels; trained on the 10-sample importance-weighted bound (IWAE) "
+                       "of dynamically binarized MNIST, all 17,000 training images, with KL warm-up and a cosine "
+                       "decay.",
+        "config": dict(hidden_units=[512, 256], latent_dim=32, activation="relu", kl_warmup_epochs=10,
+                       importance_samples=10),
+        # No validation split: 100 cosine epochs were chosen on runs that held 2,000 images out, and every
+        # image counts on 17,000.
+        "train": dict(epochs=100, batch_size=128, learning_rate=1e-3, lr_schedule="cosine", validation=0),
     },
     "vae2d_mnist": {
         "class": VAE, "data": "mnist",
