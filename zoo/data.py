@@ -183,7 +183,7 @@ def describe(name, validation=2000):
         return ("tinyshakespeare.txt (about 1.1 MB of Shakespeare): the first 90% of the characters for training, the "
                 "last 10% for validation, which is also what the card calls test")
     if name == "mnist":
+        held = f"{validation:,} of them held out for validation" if validation else "all of them for training"
         return ("MNIST as read by zoo.data: with ZOO_DATA_DIR=../shared/data, the first 19,690 official training "
-                f"images; x_train = first 17,000 ({f'{validation:,} of them held out for validation' if validation else 'all of them for training'}), "
-                "x_test = the other 2,690")
+                f"images; x_train = first 17,000 ({held}), x_test = the other 2,690")
     return name

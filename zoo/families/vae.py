@@ -86,7 +86,8 @@ class VAE(ImageAutoencoder):
                             seed=checks.count(seed, "seed", 0))
         if self._config["importance_samples"] > 1 and self._config["free_bits"] > 0:
             raise ZooError("free_bits floors the ELBO's analytic KL, which the importance-weighted bound "
-                           "(importance_samples > 1) does not have; use one or the other (importance_samples=1 for free bits)")
+                           "(importance_samples > 1) does not have; use one or the other (importance_samples=1 "
+                           "for free bits)")
         self._config.update(self._extra_config())
         type(self).check_budget(self._config)
         c = self._config
