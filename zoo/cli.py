@@ -243,7 +243,7 @@ def cmd_demo(args):
         key = next((k for k in preferred if k in numeric), numeric[0] if numeric else None)
         summary = f", card {key} = {metrics[key]:.4g}" if key else ""
         print(f"{name}: loaded ({model.count_params_unique():,} parameters){summary}; wrote "
-              f"{len(written)} figures in {time.time() - start:.1f}s")
+              f"{len(written)} figure{'s' if len(written) != 1 else ''} in {time.time() - start:.1f}s")
     print(f"figures of {len(shipped)} pretrained models are in {out}/; full test figures: zoo evaluate NAME")
 
 
