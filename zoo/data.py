@@ -176,7 +176,7 @@ def pipeline(arrays, batch_size=128, shuffle=True, seed=0, epoch=None, augment=N
     return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
-def describe(name, validation=2000):
+def describe(name, validation):
     """One line on what a data set name means here, for model cards; `validation` is how many training images
     the run held out."""
     if name == "tinyshakespeare":

@@ -379,11 +379,11 @@ def make_card(name, model, data, training, extra=None):
     config.pop("encoder", None)  # a classifier's encoder is in the model file; the card names where it came from
     # Without a data set (an RL agent), test_metrics measures the model in its environment.
     metrics = model.test_metrics(*data["test"]) if data is not None else model.test_metrics(None)
-    held_out = len(data["val"][0]) if data is not None and data.get("val") is not None else 0
+    examples = {f"{k}_examples": int(len(v[0])) for k, v in (data or {}).items()}
     card = {"name": name, "family": p["family"], "description": p["description"], "class": type(model).__name__,
             "config": config, "requires": p.get("requires", {}), "parameters": model.count_params_unique(),
-            "data": {"dataset": p["data"], "note": zdata.describe(p["data"], held_out),
-                     **{f"{k}_examples": int(len(v[0])) for k, v in (data or {}).items()}},
+            "data": {"dataset": p["data"], "note": zdata.describe(p["data"], examples.get("val_examples", 0)),
+                     **examples},
             "training": training,
             "metrics": {"split": "test", **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics.items()}},
             "versions": io.versions(), **(extra or {})}
