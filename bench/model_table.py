@@ -38,10 +38,17 @@ HEADLINES = [  # (metric key in card["metrics"], label), first present wins
 ]
 
 
+def trained_on(c):
+    """The card's data record of what the model was trained on (a re-measured card keeps it as trained_on)."""
+    d = c.get("data", {})
+    return d.get("trained_on", d)
+
+
 def data_label(c):
     d = c.get("data", {})
     if d.get("dataset") == "mnist":
-        return f"MNIST {d['train_examples']:,} train / {d['test_examples']:,} test"
+        old = " (trained on an earlier split)" if "trained_on" in d else ""
+        return f"MNIST {trained_on(c)['train_examples']:,} train{old} / {d['test_examples']:,} test"
     if d.get("dataset") == "tinyshakespeare":
         return f"tinyshakespeare {d['train_examples']:,} / {d['val_examples']:,} chars"
     return d.get("description") or c.get("metrics", {}).get("data") or (
@@ -84,12 +91,21 @@ def baselines():
     return _BASELINES
 
 
+def history_mark(test_images, c):
+    """" (history: N-image test split)" when a bench result was measured on another test split than the card's
+    figures, so a row never passes an old figure off as a current one."""
+    current = c.get("data", {}).get("test_examples")
+    return "" if test_images in (None, current) else f" (history: {test_images:,}-image test split)"
+
+
 def comparison(c, key):
-    """The comparison `key` ("sparsity", "contraction", "layerwise_pretraining") for card c, or None."""
+    """The comparison `key` ("sparsity", "contraction", "layerwise_pretraining") for card c, or None; the bench's
+    figures carry "history" when its test split is not the card's."""
     bench = baselines().get(c["name"], {})
     if key in bench:
         say_once(f"{c['name']}: {key} from bench/results/regularized_baselines.json")
-        return bench[key]
+        tested = (read_json(RESULTS / "regularized_baselines.json") or {}).get("data", {}).get("test")
+        return {**bench[key], "history": history_mark(tested, c)}
     old = c.get("history_of_comparisons", {})
     if key in old:
         say_once(f"{c['name']}: {key} from its card's history_of_comparisons (no bench result)")
@@ -130,25 +146,26 @@ def family_figures(c):
     if c.get("family") == "classifier" and "error" in metrics:
         encoder = c.get("requires", {}).get("encoder") or c.get("training", {}).get("encoder", "its")
         # the fine-tuning hook writes labelled_examples at the card's top level
-        labels = c.get("labelled_examples", c["data"]["train_examples"])
-        which = "all" if labels == c["data"]["train_examples"] else f"{labels:,}"
+        labels = c.get("labelled_examples", trained_on(c)["train_examples"])
+        which = "all" if labels == trained_on(c)["train_examples"] else f"{labels:,}"
         unlabelled = (f", and on {c['unlabelled_examples']:,} images without labels by virtual adversarial training"
                       if c.get("unlabelled_examples") else "")
         out.append(f"test error {metrics['error']:.2%} ({encoder} encoder fine-tuned on {which} labels{unlabelled})")
     if c.get("family") == "gan":
         # the GAN measures live in bench/gan_modes.py's JSON (the judge is another model), not in the card
         gm = read_json(RESULTS / "gan_modes.json") or {}
+        old = history_mark(gm.get("test_images"), c)
         m = gm.get("mnist", {}).get(c["name"]) or {}
         if "frechet_distance_test" in m:
             vae = gm["mnist"].get("vae_mnist", {}).get("frechet_distance_test")
             out.append(f"Fréchet distance to test {m['frechet_distance_test']:.1f} (vae_mnist {vae:.1f}; "
-                       f"python bench/gan_modes.py)")
+                       f"python bench/gan_modes.py){old}")
         if "label_agreement" in m:
-            out.append(f"label agreement {m['label_agreement']:.1%}")
+            out.append(f"label agreement {m['label_agreement']:.1%}{old}")
         st = gm.get("stacked_mnist", {}).get(c["name"]) or {}
         if "modes_covered" in st:
             out.append(f"Stacked MNIST: {st['modes_covered']} of 1,000 modes, KL {st['kl_to_uniform']:.3f} "
-                       f"(python bench/gan_modes.py)")
+                       f"(python bench/gan_modes.py){old}")
     if "tied_weights" in c:
         t = c["tied_weights"]
         out.append(f"{t['parameters']:,} parameters tied vs {t['untied_equivalent_parameters']:,} untied")
@@ -156,7 +173,7 @@ def family_figures(c):
     if lp:
         out.append(f"layer-wise pretrained {lp['with_pretraining']['test_squared_error_per_image']:.2f} vs "
                    f"end to end {lp['without_pretraining']['test_squared_error_per_image']:.2f} "
-                   f"({lp['without_pretraining']['epochs']} epochs)")
+                   f"({lp['without_pretraining']['epochs']} epochs){lp.get('history', '')}")
     if "denoising" in c:
         r = c["denoising"]["results"]
         best = ", ".join(f"{k.replace('_', ' ')}: {v['noisy_input']['psnr_db']:.1f} → "
@@ -166,14 +183,15 @@ def family_figures(c):
     if sp:
         s, u = sp["sparse"], sp["unregularized"]
         out.append(f"mean activation {s['mean_activation']:.3f} vs {u['mean_activation']:.3f} unregularized; "
-                   f"units near zero {s['fraction_near_zero']:.0%} vs {u['fraction_near_zero']:.0%}")
+                   f"units near zero {s['fraction_near_zero']:.0%} vs {u['fraction_near_zero']:.0%}{sp.get('history', '')}")
     elif "sparsity" in c:
         s = c["sparsity"]
         out.append(f"mean activation {s['mean_activation']:.3f}; units near zero {s['fraction_near_zero']:.0%}")
     co = comparison(c, "contraction")
     if co:
         out.append(f"encoder Jacobian ‖J‖_F {co['contractive']['mean_jacobian_frobenius_norm']:.1f} vs "
-                   f"{co['plain_same_architecture']['mean_jacobian_frobenius_norm']:.1f} for the same AE unregularized")
+                   f"{co['plain_same_architecture']['mean_jacobian_frobenius_norm']:.1f} for the same AE unregularized"
+                   f"{co.get('history', '')}")
     elif "contraction" in c:
         out.append(f"encoder Jacobian ‖J‖_F {c['contraction']['mean_jacobian_frobenius_norm']:.1f}")
     return out
@@ -214,7 +232,7 @@ def regularized_markdown():
         cmp = comparison(c, key) if c else None
         if not cmp:
             continue
-        first = f"`{name}`"
+        first = f"`{name}`{cmp.get('history', '')}"
         if key == "sparsity":
             s, u = cmp["sparse"], cmp["unregularized"]
             lines.append(f"| {first} | mean code activation | {s['mean_activation']:.3f} | "

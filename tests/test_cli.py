@@ -24,12 +24,16 @@ TINY_SET = ["--set", "hidden_units=[8]", "--set", "latent_dim=2"]
 def test_a_mistake_is_one_line_and_exit_1_and_debug_shows_the_traceback():
     code, out, err = run_zoo("info", "ae_mnsit")
     assert code == 1 and out == ""
+    assert err.count("\n") == 1    # the raw stderr: TensorFlow's start-up lines are hidden too
     lines = user_lines(err)
     assert len(lines) == 1 and lines[0].startswith("zoo info: error: unknown model 'ae_mnsit'; did you mean ae_mnist")
     assert lines[0].endswith("(known: " + ", ".join(zoo.list_models()) + ")")
     code, out, err = run_zoo("--debug", "info", "ae_mnsit")
     assert code == 1 and "Traceback (most recent call last)" in err
     assert user_lines(err)[-1].startswith("zoo.errors.ZooError: unknown model 'ae_mnsit'")
+    # Even with TensorFlow's C++ logging turned up, the import says nothing without --debug.
+    code, _, err = run_zoo("info", "ae_mnsit", TF_CPP_MIN_LOG_LEVEL=0)
+    assert code == 1 and err.count("\n") == 1, err
 
 
 def test_a_reader_that_leaves_early_ends_the_command_quietly():
@@ -55,6 +59,21 @@ def test_missing_data_is_one_line(tmp_path):
 
 
 # -- in process -------------------------------------------------------------------------------------------------
+def test_sample_and_pictures_write_beside_the_user_without_out(tmp_path, monkeypatch, capsys):
+    """The README's `zoo sample dcgan_mnist -n 64` and `zoo pictures NAME` work as written: without --out they
+    write NAME_samples.png and pictures/NAME/ in the current folder, and say so."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["sample", "perceptron", "-n", "4"]) == 1   # not generative: refused, nothing written
+    capsys.readouterr()
+    assert main(["sample", "dcgan_mnist", "-n", "4", "--seed", "1"]) == 0
+    assert "wrote dcgan_mnist_samples.png: 4 samples" in capsys.readouterr().out
+    assert (tmp_path / "dcgan_mnist_samples.png").stat().st_size > 1000
+    assert main(["pictures", "perceptron"]) == 0
+    written = sorted(p.relative_to(tmp_path).as_posix() for p in (tmp_path / "pictures").rglob("*.png"))
+    assert written == ["pictures/perceptron/decision_boundaries.png"], written
+    assert not (tmp_path / "perceptron_samples.png").exists()
+
+
 @pytest.mark.parametrize("command", COMMANDS)
 def test_help_on_every_command(command, capsys):
     with pytest.raises(SystemExit) as e:

@@ -21,8 +21,9 @@ def has_tinyshakespeare():
 @needs_mnist
 def test_mnist_from_zoo_data_dir_has_the_documented_splits():
     (xtr, ytr), (xte, yte) = data.load("mnist")
-    assert xtr.shape == (17000, 28, 28) and xte.shape == (2690, 28, 28)
-    assert xtr.dtype == np.uint8 and ytr.shape == (17000,) and set(np.unique(yte)) == set(range(10))
+    # The Keras layout, whatever the counts (the official 60,000 / 10,000, or a cut-down copy).
+    assert xtr.shape == (len(ytr), 28, 28) and xte.shape == (len(yte), 28, 28) and len(xtr) > 0 and len(xte) > 0
+    assert xtr.dtype == xte.dtype == np.uint8 and set(np.unique(yte)) == set(range(10))
 
 
 def test_missing_file_under_zoo_data_dir_names_the_path(tmp_path, monkeypatch):
@@ -106,20 +107,20 @@ def test_as_latents_checks_dim_and_values():
 def test_validation_split_is_carved_from_train_and_seeded():
     a = data.mnist_splits(validation=1000, seed=3)
     b = data.mnist_splits(validation=1000, seed=3)
-    assert len(a["train"][0]) == 16000 and len(a["val"][0]) == 1000 and len(a["test"][0]) == 2690
+    (xtr, _), (xte, yte) = data.load("mnist")
+    assert (len(a["train"][0]), len(a["val"][0]), len(a["test"][0])) == (len(xtr) - 1000, 1000, len(xte))
     np.testing.assert_array_equal(a["val"][0], b["val"][0])
     assert not np.array_equal(a["val"][0], data.mnist_splits(validation=1000, seed=4)["val"][0])
     # No validation image is also a training row (compare by exact bytes).
     train_keys = {r.tobytes() for r in a["train"][0]}
     assert sum(r.tobytes() in train_keys for r in a["val"][0]) < 5  # MNIST holds a handful of exact duplicates
     # Train and validation together are the whole training file; test is the test file, untouched.
-    (xtr, _), (xte, yte) = data.load("mnist")
     together = np.concatenate([a["train"][0], a["val"][0]])
     assert sorted(r.tobytes() for r in together) == sorted(r.tobytes() for r in xtr.reshape(-1, 784) / np.float32(255))
     np.testing.assert_array_equal(a["test"][0], xte.reshape(-1, 784).astype(np.float32) / 255)
     np.testing.assert_array_equal(a["test"][1], yte)
     with pytest.raises(ZooError, match="validation"):
-        data.mnist_splits(validation=17000)
+        data.mnist_splits(validation=len(xtr))
 
 
 def test_fixed_binarization_is_seeded(rng):
@@ -133,6 +134,22 @@ def test_fixed_binarization_is_seeded(rng):
     assert abs(b.sum() - x.sum()) < 5 * np.sqrt(np.sum(x * (1 - x)))
     assert np.all(data.binarize(np.zeros((2, 784), np.float32)) == 0)
     assert np.all(data.binarize(np.ones((2, 784), np.float32)) == 1)
+
+
+def test_binarize_scales_uint8_pixels_and_refuses_what_is_not_an_intensity(rng):
+    """uint8 images (what load("mnist") returns) are 0..255: read as probabilities, every non-zero pixel would be
+    on. They are scaled by 1/255, so they binarize exactly as the float rows the splits hold."""
+    pixels = rng.integers(0, 256, (50, 28, 28), dtype=np.uint8)
+    b = data.binarize(pixels, seed=3)
+    np.testing.assert_array_equal(b, data.binarize(pixels.astype(np.float32) / np.float32(255), seed=3))
+    on = pixels > 0
+    assert b.mean() < 0.6 and b[on].mean() < 0.6   # uniform pixels: about half on, not nearly all
+    for bad, what in ((np.full((2, 3), 255.0, np.float32), r"in \[0, 1\].*\[255, 255\]"),
+                      (np.array([0.5, np.nan], np.float32), "NaN"),
+                      (np.array([-0.1, 0.5]), r"\[-0.1, 0.5\]"),
+                      (np.array([0, 1, 2], np.int64), "dtype int64")):
+        with pytest.raises(ZooError, match=what):
+            data.binarize(bad)
 
 
 # -- the pipeline -------------------------------------------------------------------------------------------------

@@ -8,9 +8,11 @@ here touches the repository.
 """
 
 import ast
+import hashlib
 import importlib
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -169,6 +171,46 @@ def test_train_writes_a_card_with_real_figures(trained, mnist):
     assert nll < 1.05 * optimum and nll < 0.5 * UNTRAINED_NLL
     assert card["training"]["epochs_run"] == 1 and card["training"]["final"]["loss"] > 0
     assert png_size(folder / "preview.png")[0] >= 600
+
+
+def sha256_of_split(*arrays):
+    """The record's hash, computed here with hashlib alone: dtype, shape and bytes of each array in turn."""
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(f"{a.dtype}{a.shape}".encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+@needs_mnist
+def test_the_card_records_the_data_it_read_and_a_remeasure_keeps_what_it_was_trained_on(
+        trained, mnist, small_data_dir, tmp_path, monkeypatch):
+    model, card, folder = trained
+    record = card["data"]
+    for split in ("train", "val", "test"):
+        assert record[f"{split}_examples"] == len(mnist[split][0])
+        assert record["sha256"][split] == sha256_of_split(*mnist[split])
+    npz = Path(os.environ["ZOO_DATA_DIR"]) / "mnist.npz"
+    assert record["source"] == "$ZOO_DATA_DIR/mnist.npz"
+    assert record["file_sha256"] == hashlib.sha256(npz.read_bytes()).hexdigest()
+    assert f"the {len(mnist['test'][0]):,}-image test set" in record["note"] and "trained_on" not in record
+
+    # On other data (a cut-down copy), the card's figures are measured again and what it was trained on stays.
+    copy = tmp_path / "run"
+    shutil.copytree(folder, copy)
+    monkeypatch.setenv("ZOO_DATA_DIR", str(small_data_dir))
+    small_test = zoo.data.splits("mnist")["test"][0]
+    new = zoo.training.remeasure(copy)
+    assert json.loads((copy / "card.json").read_text()) == new
+    assert new["data"]["test_examples"] == len(small_test) and new["data"]["trained_on"] == record
+    assert new["earlier_metrics"] == {"data": record["note"], "metrics": card["metrics"]}
+    assert new["metrics"]["nll_per_image"] == pytest.approx(nll_numpy(model.mean_image(), small_test).mean(), rel=1e-4)
+    assert new["training"] == card["training"] and new["remeasured"]["command"].startswith("zoo evaluate")
+    # Back on the data it was trained on: the card's own figures again, and nothing says it was trained elsewhere.
+    monkeypatch.setenv("ZOO_DATA_DIR", str(npz.parent))
+    again = zoo.training.remeasure(copy)
+    assert "trained_on" not in again["data"] and again["data"]["sha256"] == record["sha256"]
+    assert again["metrics"] == card["metrics"]
 
 
 @needs_mnist

@@ -194,6 +194,25 @@ def test_a_run_that_failed_before_any_checkpoint_blocks_nothing(zoo_dirs, small_
     assert folder == runs / "ae_mnist" and card["training"]["seed"] == 0 and not work.exists()
 
 
+@needs_mnist
+def test_a_second_training_into_the_same_folder_is_refused_while_the_first_runs(tmp_path, small_data_dir, monkeypatch):
+    """Two runs into one --out would share one backup, and a resume would mix them. A lock held on the work
+    folder, as a running training holds it (flock from another open file, as another process would), refuses the
+    second in one line; released, the same command trains."""
+    import fcntl
+
+    monkeypatch.setenv("ZOO_DATA_DIR", str(small_data_dir))
+    out = tmp_path / "run"
+    run = dict(out=out, epochs=1, batch_size=256, verbose=0, **TINY)
+    with open(tmp_path / ".run.work.lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(ZooError, match=f"another training is writing into {out} .*give another --out"):
+            training.train("ae_mnist", **run)
+        assert not out.exists() and not (tmp_path / ".run.work").exists()
+    _, card, folder = training.train("ae_mnist", **run)
+    assert folder == out and card["training"]["epochs_run"] == 1
+
+
 # -- folders: swaps, leftovers, temporaries, permissions ---------------------------------------------------------
 def _write_version(folder, version):
     return io.write_dir_atomic(folder, {name: (lambda path: path.write_text(str(version))) for name in

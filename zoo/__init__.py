@@ -9,8 +9,33 @@
 """
 
 import os
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def _import_tensorflow_quietly():
+    """TensorFlow's C++ start-up writes lines straight to file descriptor 2 (absl's "All log messages before
+    absl::InitializeLog()", "Could not find cuda drivers") that no log level reaches, so a one-line error would be
+    several. They are hidden for the length of the import only; ZOO_DEBUG=1 or a --debug argument shows them."""
+    if os.environ.get("ZOO_DEBUG") or "--debug" in sys.argv[1:] or "tensorflow" in sys.modules:
+        return
+    try:
+        sys.stderr.flush()
+        saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    except (OSError, ValueError):   # no usable stderr: nothing to keep quiet
+        return
+    os.dup2(devnull, 2)
+    try:
+        import tensorflow  # noqa: F401
+        import keras  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+_import_tensorflow_quietly()
 
 from zoo import checks, data, errors, families, figures, io, layers, registry, retrieval, training  # noqa: E402
 from zoo.base import ZooModel  # noqa: E402

@@ -38,6 +38,15 @@ def count(value, what, minimum=1, maximum=None):
     return value
 
 
+def budget(values, what="this config"):
+    """A count of values a config implies (parameters, and every buffer it sizes: persistent chains, a weight
+    matrix outside Keras, a sampler's working set) within MAX_PARAMETERS; checked before anything is allocated."""
+    if values > MAX_PARAMETERS:
+        raise ZooError(f"{what} implies {values:,} values, above the limit of {MAX_PARAMETERS:,}; refused before "
+                       "allocating anything")
+    return values
+
+
 def number(value, what, minimum=None, maximum=None, strict_min=False):
     """A finite real number in range; strict_min makes the lower bound exclusive."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):

@@ -41,17 +41,25 @@ def _positive_float(text):
     return value
 
 
+_UNREACHABLE = set()   # data sets found unreachable in this process: said once, not asked for again
+
+
 def _test_split(name, required):
-    """The test split of a model's data set, or None with a one-line note when it is not reachable."""
+    """The test split of a model's data set, or None with a one-line note when it is not reachable (the note once
+    per data set: `zoo demo` asks for the same data for every model)."""
     from zoo import data, registry
     from zoo.errors import DataUnavailable
 
+    dataset = registry.preset(name)["data"]
+    if dataset in _UNREACHABLE and not required:
+        return None
     try:
-        return data.splits(registry.preset(name)["data"], validation=0)
+        return data.splits(dataset, validation=0)
     except DataUnavailable as e:
         if required:
             raise
-        print(f"note: {e}; skipping what needs data", file=sys.stderr)
+        _UNREACHABLE.add(dataset)
+        print(f"note: {e}; skipping what needs {dataset}", file=sys.stderr)
         return None
 
 
@@ -62,6 +70,19 @@ def _out_folder(text):
 
         raise ZooError(f"--out {out} is a file; expected a folder")
     return out
+
+
+def _model_name(name_or_path):
+    """The registered name of a model given by name, folder or .keras file (its card says which)."""
+    from zoo import registry
+    from zoo.errors import ZooError
+
+    if name_or_path in registry.PRESETS:
+        return name_or_path
+    card = registry.model_card(name_or_path)
+    if not isinstance(card, dict) or not isinstance(card.get("name"), str) or card["name"] not in registry.PRESETS:
+        raise ZooError(f"the card beside {name_or_path} names no registered model; expected a card written by zoo train")
+    return card["name"]
 
 
 def _out_file(text):
@@ -84,13 +105,11 @@ def cmd_list(args):
 
 def cmd_info(args):
     from zoo import registry
-    from zoo.errors import ZooError
 
     p = registry.preset(args.name)
-    try:
-        card = registry.model_card(args.name)
-    except ZooError:
-        card = None
+    shipped = registry.saved_models_dir() / args.name
+    # No shipped folder: not pretrained. A folder whose card is unreadable is an error to report, not hide.
+    card = registry.model_card(args.name) if (shipped / registry.CARD_FILE).exists() else None
     info = {"name": args.name, "family": p["family"], "description": p["description"], "config": p["config"],
             "requires": p.get("requires", {}), "train": p.get("train", {}), "pretrained": card is not None}
     if card is not None:
@@ -163,9 +182,21 @@ def cmd_finetune(args):
 
 def cmd_evaluate(args):
     from zoo import registry
+    from zoo.errors import ZooError
 
+    if args.write_card:
+        if args.limit or args.num_samples:
+            raise ZooError("--write-card measures what the card holds, on the whole test split; drop --limit and "
+                           "--num-samples")
+        from zoo import training
+
+        card = training.remeasure(args.name, command=training.command_line())
+        print(json.dumps({"model": card["name"], "card": str(registry.model_path(args.name).parent / registry.CARD_FILE),
+                          "data": {k: v for k, v in card["data"].items() if k.endswith("_examples")},
+                          "metrics": card["metrics"]}, indent=2))
+        return
     model = registry.load(args.name)
-    name = args.name if args.name in registry.PRESETS else registry.model_card(args.name)["name"]
+    name = _model_name(args.name)
     splits = _test_split(name, required=True)
     if splits is None:
         # A preset without a data set (a truth table, an environment): the model measures itself, as its card does.
@@ -176,8 +207,6 @@ def cmd_evaluate(args):
         x, y = x[:args.limit], (y[:args.limit] if y is not None else None)  # a text split has no labels
     kwargs = {"num_samples": args.num_samples} if args.num_samples and model.generative else {}
     if args.num_samples and not model.generative:
-        from zoo.errors import ZooError
-
         raise ZooError(f"--num-samples is for likelihood models; {args.name} ({model.family}) has none")
     print(json.dumps({"model": args.name, "split": "test", "examples": int(len(x)),
                       **model.test_metrics(x, y, **kwargs)}, indent=2))
@@ -189,7 +218,8 @@ def cmd_sample(args):
     from zoo import figures, registry
     from zoo.errors import ZooError
 
-    out = _out_file(args.out)
+    name = _model_name(args.name)
+    out = _out_file(args.out or f"{name}_samples.png")
     model = registry.load(args.name)
     if not model.generative:
         generative = [n for n in registry.list_models() if registry.preset(n)["class"].generative]
@@ -211,9 +241,9 @@ def cmd_sample(args):
 def cmd_pictures(args):
     from zoo import figures, registry
 
-    out = _out_folder(args.out)
+    name = _model_name(args.name)
+    out = _out_folder(args.out or Path("pictures") / name)
     model = registry.load(args.name)
-    name = args.name if args.name in registry.PRESETS else registry.model_card(args.name)["name"]
     hook = registry.hook(registry.family(name), "pictures")
     figs = hook(model, _test_split(name, required=False)) if hook else {}
     for fname, fig in figs.items():
@@ -264,7 +294,7 @@ def cmd_family(args):
     from zoo import registry
     from zoo.errors import ZooError
 
-    name = args.name if args.name in registry.PRESETS else registry.model_card(args.name)["name"]
+    name = _model_name(args.name)
     family = registry.preset(name)["family"]
     specs = family_commands()[args.command]
     if family not in specs:
@@ -340,13 +370,17 @@ def build_parser():
     p.add_argument("name", help="a registered name, a folder or a .keras file")
     p.add_argument("--num-samples", type=_int_in(1, 100_000), help="importance samples for likelihood models")
     p.add_argument("--limit", type=_int_in(1, 10_000_000), help="use only the first N test images")
+    p.add_argument("--write-card", action="store_true",
+                   help="measure the card's figures again on today's data and write them into its card.json "
+                        "(no training); the figures it held before are kept as earlier_metrics")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("sample", help="write samples of a generative model as a figure",
                        description="Draw samples from a generative model and write them as a PNG grid.")
     p.add_argument("name")
-    p.add_argument("--out", required=True, help="PNG file to write")
-    p.add_argument("-n", type=_int_in(1, 10_000), default=100, help="number of samples (at most 10,000)")
+    p.add_argument("--out", help="PNG file to write (default NAME_samples.png here)")
+    # A grid figure of 1,024 digits is already 32 x 32; 10,000 would take gigabytes of matplotlib memory.
+    p.add_argument("-n", type=_int_in(1, 1_024), default=100, help="number of samples (at most 1,024)")
     p.add_argument("--seed", type=_int_in(0, 2 ** 31 - 1), default=0)
     p.add_argument("--labels", help="comma-separated labels, for class-conditional models")
     p.set_defaults(func=cmd_sample)
@@ -354,7 +388,7 @@ def build_parser():
     p = sub.add_parser("pictures", help="write every figure a model offers",
                        description="Write every figure a model offers (reconstructions, samples, latent maps, ...).")
     p.add_argument("name")
-    p.add_argument("--out", required=True, help="folder to write into")
+    p.add_argument("--out", help="folder to write into (default pictures/NAME here)")
     p.set_defaults(func=cmd_pictures)
 
     for command, specs in sorted(family_commands().items()):

@@ -2,8 +2,10 @@
 
 `load("mnist")` reads `$ZOO_DATA_DIR/mnist.npz` when ZOO_DATA_DIR is set, otherwise it asks
 `keras.datasets`, which downloads. Images leave this module as float32 rows of 784 pixels in [0, 1].
+`record(name, splits, ...)` says what was loaded (source, counts, sha256 of each split's arrays) for model cards.
 """
 
+import hashlib
 import os
 import zipfile
 from pathlib import Path
@@ -53,8 +55,9 @@ def _download(what, fetch):
     try:
         return fetch()
     except Exception as e:  # no network, blocked host, partial download
-        raise DataUnavailable(f"{what} is not reachable (set ZOO_DATA_DIR to a folder holding it): "
-                              f"{type(e).__name__}") from None
+        why = (str(e).splitlines() or [""])[0][:200] or type(e).__name__
+        raise DataUnavailable(f"{what} could not be downloaded ({why}); set ZOO_DATA_DIR to a folder holding "
+                              f"{what}") from None
 
 
 def _load_mnist():
@@ -101,7 +104,18 @@ def mnist_splits(validation=2000, seed=0):
 
 
 def binarize(x, seed=0):
-    """A fixed, seeded binarization: each pixel is 1 with probability equal to its intensity."""
+    """A fixed, seeded binarization: each pixel is 1 with probability equal to its intensity in [0, 1].
+
+    uint8 images (what `load("mnist")` returns) are intensities in 0..255 and are scaled by 1/255 first; float
+    values outside [0, 1] are refused, since reading them as probabilities would turn every non-zero pixel on."""
+    x = np.asarray(x)
+    if x.dtype == np.uint8:
+        x = x.astype(np.float32) / np.float32(255)
+    elif not np.issubdtype(x.dtype, np.floating):
+        raise ZooError(f"binarize expects uint8 pixels (0..255) or float intensities in [0, 1]; got dtype {x.dtype}")
+    elif x.size and not (np.isfinite(x).all() and x.min() >= 0 and x.max() <= 1):
+        raise ZooError("binarize expects float intensities in [0, 1] (or uint8 pixels 0..255); got values in "
+                       f"[{np.nanmin(x):.4g}, {np.nanmax(x):.4g}]" + (" with NaN or inf" if not np.isfinite(x).all() else ""))
     rng = np.random.default_rng(seed)
     return (rng.random(x.shape, dtype=np.float32) < x).astype(np.float32)
 
@@ -176,14 +190,54 @@ def pipeline(arrays, batch_size=128, shuffle=True, seed=0, epoch=None, augment=N
     return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
-def describe(name, validation):
-    """One line on what a data set name means here, for model cards; `validation` is how many training images
-    the run held out."""
+def sha256_of(*arrays):
+    """sha256 of arrays (their dtype, shape and bytes) or strings: the identity of what was loaded, the same
+    whether it came from $ZOO_DATA_DIR or a download."""
+    h = hashlib.sha256()
+    for a in arrays:
+        if a is None:
+            continue
+        if isinstance(a, str):
+            h.update(a.encode("utf-8"))
+            continue
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.dtype}{a.shape}".encode())
+        h.update(a.data)
+    return h.hexdigest()
+
+
+def source(name):
+    """Where `load(name)` reads from: "$ZOO_DATA_DIR/FILE" (with the file's sha256) or the download."""
+    filename = {"mnist": "mnist.npz", "tinyshakespeare": "tinyshakespeare.txt"}.get(name)
+    if filename is None:
+        return {"source": name}
+    path = _local(filename)
+    if path is None:
+        return {"source": "keras.datasets.mnist.load_data()" if name == "mnist" else TINYSHAKESPEARE_URL}
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return {"source": f"$ZOO_DATA_DIR/{filename}", "file_sha256": h.hexdigest()}
+
+
+def record(name, splits, seed=None):
+    """What a model card says of its data, derived from what was loaded: the data set, its source, each split's
+    count and the sha256 of its arrays, and one sentence. `seed` carved the held-out split (MNIST). A preset
+    without a data set (an RL agent's environment) gets {"dataset": None}."""
+    if name is None or splits is None:
+        return {"dataset": None}
+    counts = {f"{k}_examples": int(len(v[0])) for k, v in splits.items()}
+    rec = {"dataset": name, **source(name), **counts,
+           "sha256": {k: sha256_of(*v) for k, v in splits.items()}}
     if name == "tinyshakespeare":
-        return ("tinyshakespeare.txt (about 1.1 MB of Shakespeare): the first 90% of the characters for training, the "
-                "last 10% for validation, which is also what the card calls test")
-    if name == "mnist":
-        held = f"{validation:,} of them held out for validation" if validation else "all of them for training"
-        return ("MNIST as read by zoo.data: with ZOO_DATA_DIR=../shared/data, the first 19,690 official training "
-                f"images; x_train = first 17,000 ({held}), x_test = the other 2,690")
-    return name
+        rec["note"] = (f"{counts['train_examples'] + counts['val_examples']:,} characters of Shakespeare: the first "
+                       f"{TEXT_TRAIN_FRACTION:.0%} ({counts['train_examples']:,}) for training, the last "
+                       f"{counts['val_examples']:,} for validation, which is also what the card calls test")
+    elif name == "mnist":
+        held = (f"{counts['val_examples']:,} held out for validation with seed {seed}" if counts["val_examples"]
+                else "none held out")
+        rec["note"] = (f"MNIST: {counts['train_examples'] + counts['val_examples']:,} training images "
+                       f"({counts['train_examples']:,} for training, {held}) and the "
+                       f"{counts['test_examples']:,}-image test set, which gives the card's figures")
+    return rec

@@ -29,7 +29,15 @@ from zoo.errors import ZooError
 MODEL_FILE = "model.keras"
 CARD_FILE = "card.json"
 MAX_CONFIG_BYTES = 1 << 20        # a zoo model's config.json is a few kB
-MAX_ARCHIVE_MEMBER_BYTES = 1 << 30
+# A .keras archive holds 3 members (config.json, metadata.json, model.weights.h5); the largest shipped one
+# inflates to ~11 MB. Its members may inflate to at most the float32 weights of a model at the parameter bound
+# (4 bytes x MAX_PARAMETERS = 200 MB) plus 64 MiB for the config and HDF5's overhead: about 267 MB, 20 times the
+# largest shipped model yet far from the gigabytes a zip bomb of a few MB declares. Its member count is bounded
+# twice: the zip directory's size, read from the end record before zipfile parses one entry (a directory entry
+# is >= 46 bytes, so 64 KiB is >= 1,400 short names), then the parsed count itself.
+MAX_ARCHIVE_MEMBERS = 64
+MAX_ARCHIVE_DIRECTORY_BYTES = 1 << 16
+MAX_ARCHIVE_BYTES = 4 * MAX_PARAMETERS + (64 << 20)
 STALE_SECONDS = 3600              # temporaries older than this belong to a dead process
 
 
@@ -87,6 +95,8 @@ def read_json(path, what="file"):
         return json.loads(path.read_text())
     except (ValueError, UnicodeDecodeError) as e:
         raise ZooError(f"{path} is not valid JSON (corrupt or truncated): {e}") from None
+    except RecursionError:
+        raise ZooError(f"{path} is not a {what}: its JSON is nested too deeply") from None
 
 
 def sha256(path):
@@ -266,22 +276,45 @@ def check_allowed(config, path, zoo_classes):
             check_allowed(value, path, zoo_classes)
 
 
+def _directory_bytes(path):
+    """The size of a zip's central directory as its end record declares it, read without parsing the directory
+    (zipfile reads that many bytes entry by entry); None when no end record is found."""
+    with open(path, "rb") as f:
+        end = f.seek(0, os.SEEK_END)
+        f.seek(max(0, end - (22 + 0xFFFF)))   # the end record is 22 bytes and a comment of at most 64 KiB
+        tail = f.read()
+    at = tail.rfind(b"PK\x05\x06")
+    return int.from_bytes(tail[at + 12:at + 16], "little") if at >= 0 and len(tail) - at >= 22 else None
+
+
 def read_archive_config(path):
-    """config.json of a .keras archive, with its size bounded before it is read."""
+    """config.json of a .keras archive, with its size, the archive's member count and the total size its
+    members inflate to bounded from the zip directory before anything is read or extracted."""
     path = Path(path)
     if not path.is_file():
         raise ZooError(f"{path} does not exist")
     if not zipfile.is_zipfile(path):
         raise ZooError(f"{path} is not a .keras archive (corrupt or truncated)")
+    directory = _directory_bytes(path)
+    if directory is not None and directory > MAX_ARCHIVE_DIRECTORY_BYTES:
+        raise ZooError(f"{path}: its zip directory is {directory:,} bytes (limit {MAX_ARCHIVE_DIRECTORY_BYTES:,}), "
+                       f"more members than a model archive holds (at most {MAX_ARCHIVE_MEMBERS}); refused")
     try:
         with zipfile.ZipFile(path) as zf:
-            infos = {i.filename: i for i in zf.infolist()}
+            members = zf.infolist()
+            if len(members) > MAX_ARCHIVE_MEMBERS:
+                raise ZooError(f"{path} has {len(members):,} members; a model archive holds at most "
+                               f"{MAX_ARCHIVE_MEMBERS}; refused")
+            total = sum(i.file_size for i in members)
+            if total > MAX_ARCHIVE_BYTES:
+                raise ZooError(f"{path}: its members inflate to {total:,} bytes, above the limit of "
+                               f"{MAX_ARCHIVE_BYTES:,}; refused before extracting anything")
+            infos = {i.filename: i for i in members}
             if "config.json" not in infos:
                 raise ZooError(f"{path} has no config.json; it is not a Keras model archive")
-            big = [i.filename for i in infos.values() if i.file_size > MAX_ARCHIVE_MEMBER_BYTES]
-            if infos["config.json"].file_size > MAX_CONFIG_BYTES or big:
-                raise ZooError(f"{path}: {'config.json' if not big else big[0]} is too large "
-                               f"(limit {MAX_CONFIG_BYTES:,} bytes for the config); refused")
+            if infos["config.json"].file_size > MAX_CONFIG_BYTES:
+                raise ZooError(f"{path}: config.json is too large (limit {MAX_CONFIG_BYTES:,} bytes for the "
+                               "config); refused")
             bad = zf.testzip()
             if bad is not None:
                 raise ZooError(f"{path} is corrupt: member {bad} fails its checksum")

@@ -165,7 +165,22 @@ def from_preset(name_or_path):
 
 
 def model_card(name_or_path):
-    return io.read_json(Path(model_path(name_or_path)).parent / CARD_FILE, "model card")
+    """card.json beside a model: a JSON object whose "name" is a string (and whose "metrics", if any, is an
+    object), so every reader can .get() from it; anything else is a ZooError naming the file."""
+    path = Path(model_path(name_or_path)).parent / CARD_FILE
+    card = io.read_json(path, "model card")
+    expected = f'{path} is not a model card: expected a JSON object with a string "name"'
+    if not isinstance(card, dict):
+        kind = {list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(type(card), "a number")
+        raise ZooError(f"{expected}, got {kind}")
+    if "name" not in card:
+        raise ZooError(f"{expected}, got an object without one")
+    if not isinstance(card["name"], str):
+        raise ZooError(f'{expected}, got "name": {str(card["name"])[:80]}')
+    if not isinstance(card.get("metrics", {}), dict):
+        raise ZooError(f'{path} is not a model card: its "metrics" must be a JSON object, got a '
+                       f'{type(card["metrics"]).__name__}')
+    return card
 
 
 def save_model(model, folder, card=None, extra_files=None):

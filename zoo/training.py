@@ -15,6 +15,8 @@ command resumes where it was killed and ends with bit-identical weights; a diffe
 with a message naming the backup and --restart.
 """
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import math
@@ -262,18 +264,28 @@ def start_fingerprint(model):
 def data_fingerprint(data):
     """sha256 of every split's arrays: the data's identity, so a resume on another copy of "mnist" (another
     ZOO_DATA_DIR) is refused rather than mixed in."""
-    h = hashlib.sha256()
-    for split in sorted(data):
-        for array in data[split]:
-            if array is None:
-                continue
-            if isinstance(array, str):
-                h.update(split.encode() + array.encode("utf-8"))
-                continue
-            a = np.ascontiguousarray(array)
-            h.update(f"{split}{a.dtype}{a.shape}".encode())
-            h.update(a.data)
-    return h.hexdigest()
+    return zdata.sha256_of(json.dumps({split: zdata.sha256_of(*arrays) for split, arrays in data.items()},
+                                      sort_keys=True))
+
+
+@contextlib.contextmanager
+def _locked(work_dir, strategy):
+    """An exclusive lock on a run's work folder while the block runs: two trainings into one --out would share
+    one backup, and a later resume would mix them. The lock is the kernel's (flock), so a killed run leaves
+    none behind; the workers of one multi-worker run each take their own."""
+    lock_path = work_dir.parent / f"{work_dir.name}{_task_suffix(strategy)}.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(lock_path, "a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise ZooError(f"another training is writing into {work_dir.parent / work_dir.name[1:-5]} (its work folder "
+                       f"{work_dir} is locked); wait for it to finish or give another --out") from None
+    try:
+        yield
+    finally:
+        handle.close()
 
 
 def _prepare_work_dir(work_dir, identity, restart):
@@ -329,46 +341,52 @@ def train(name, *, out=None, publish=False, restart=False, command=None, verbose
     with strategy.scope():
         model = registry.create_model(name, **overrides)
     # Only now, with the config and the data known to be good: a mistyped --set leaves no backup behind.
-    work_dir = _prepare_work_dir(out.parent / f".{out.name}.work",
-                                 _identity(name, recipe, overrides, p["data"], data, model), restart)
-    preview = registry.hook(family, "preview")
-    callbacks = [PreviewEachEpoch(lambda m: preview(m, data), work_dir / "preview.png")] if preview and is_chief(strategy) else []
+    work_dir = out.parent / f".{out.name}.work"
+    with _locked(work_dir, strategy):
+        work_dir = _prepare_work_dir(work_dir, _identity(name, recipe, overrides, p["data"], data, model), restart)
+        preview = registry.hook(family, "preview")
+        callbacks = [PreviewEachEpoch(lambda m: preview(m, data), work_dir / "preview.png")] if preview and is_chief(strategy) else []
 
-    def bound_fit(model, train, val=None, **kwargs):
-        kwargs.setdefault("seed", recipe["seed"])
-        return fit(model, train, val, work_dir=work_dir, strategy=strategy, jit_compile=jit_compile, verbose=verbose,
-                   callbacks=callbacks if kwargs.get("phase", "main") in ("main", "all") else (), **kwargs)
+        def bound_fit(model, train, val=None, **kwargs):
+            kwargs.setdefault("seed", recipe["seed"])
+            return fit(model, train, val, work_dir=work_dir, strategy=strategy, jit_compile=jit_compile, verbose=verbose,
+                       callbacks=callbacks if kwargs.get("phase", "main") in ("main", "all") else (), **kwargs)
 
-    # A family whose training is its own loop (reinforcement learning) checkpoints in the same work folder.
-    bound_fit.work_dir, bound_fit.verbose = work_dir, verbose
-    bound_fit.out = out    # the run's folder, for what a hook writes beside it (the GAN's sample grids)
-    start = time.time()
-    hook = registry.hook(family, "train")
-    if hook is not None:
-        history, extra = hook(model, data, recipe, bound_fit)
-    else:
-        history, extra = bound_fit(model, data["train"], data["val"], epochs=recipe["epochs"],
-                                   batch_size=recipe["batch_size"], learning_rate=recipe["learning_rate"],
-                                   lr_schedule=recipe.get("lr_schedule", "constant"),
-                                   early_stopping=recipe.get("early_stopping")), {}
-    seconds = time.time() - start
-    epoch_seconds = [io.read_json(p)["seconds"] for p in Path(work_dir).glob("*/seconds.json")]
-    if epoch_seconds:
-        seconds = max(seconds, sum(epoch_seconds))
-    if not is_chief(strategy):
-        return model, None, None
-    # the optimizer the last phase compiled (fit's optimizer= may be sgd), not a fixed name
-    optimizer_name = type(model.optimizer).__name__ if getattr(model, "optimizer", None) is not None else "Adam"
-    training = {"command": command or f"zoo train {name}", **recipe, "optimizer": optimizer_name, "seconds": round(seconds, 1),
-                "strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync,
-                "mixed_precision": mixed_precision, "jit_compile": jit_compile,
-                "epochs_run": len(history.get("loss", [])),
-                "final": {k: v[-1] for k, v in history.items() if v}}
-    card = write_pretrained(name, model, data, training, out, extra)
-    shutil.rmtree(work_dir, ignore_errors=True)
-    if publish:
-        publish_run(name, out)
-    return model, card, out
+        # A family whose training is its own loop (reinforcement learning) checkpoints in the same work folder.
+        bound_fit.work_dir, bound_fit.verbose = work_dir, verbose
+        bound_fit.out = out    # the run's folder, for what a hook writes beside it (the GAN's sample grids)
+        start = time.time()
+        hook = registry.hook(family, "train")
+        if hook is not None:
+            history, extra = hook(model, data, recipe, bound_fit)
+        else:
+            history, extra = bound_fit(model, data["train"], data["val"], epochs=recipe["epochs"],
+                                       batch_size=recipe["batch_size"], learning_rate=recipe["learning_rate"],
+                                       lr_schedule=recipe.get("lr_schedule", "constant"),
+                                       early_stopping=recipe.get("early_stopping")), {}
+        seconds = time.time() - start
+        epoch_seconds = [io.read_json(p)["seconds"] for p in Path(work_dir).glob("*/seconds.json")]
+        if epoch_seconds:
+            seconds = max(seconds, sum(epoch_seconds))
+        if not is_chief(strategy):
+            return model, None, None
+        # the optimizer the last phase compiled (fit's optimizer= may be sgd), not a fixed name
+        optimizer_name = type(model.optimizer).__name__ if getattr(model, "optimizer", None) is not None else "Adam"
+        training = {"command": command or f"zoo train {name}", **recipe, "optimizer": optimizer_name, "seconds": round(seconds, 1),
+                    "strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync,
+                    "mixed_precision": mixed_precision, "jit_compile": jit_compile,
+                    "epochs_run": len(history.get("loss", [])),
+                    "final": {k: v[-1] for k, v in history.items() if v}}
+        card = write_pretrained(name, model, data, training, out, extra)
+        shutil.rmtree(work_dir, ignore_errors=True)
+        if publish:
+            publish_run(name, out)
+        return model, card, out
+
+
+def card_figures(metrics):
+    """A card's "metrics": the test split's figures, floats to 4 decimals."""
+    return {"split": "test", **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics.items()}}
 
 
 def make_card(name, model, data, training, extra=None):
@@ -379,17 +397,61 @@ def make_card(name, model, data, training, extra=None):
     config.pop("encoder", None)  # a classifier's encoder is in the model file; the card names where it came from
     # Without a data set (an RL agent), test_metrics measures the model in its environment.
     metrics = model.test_metrics(*data["test"]) if data is not None else model.test_metrics(None)
-    examples = {f"{k}_examples": int(len(v[0])) for k, v in (data or {}).items()}
     card = {"name": name, "family": p["family"], "description": p["description"], "class": type(model).__name__,
             "config": config, "requires": p.get("requires", {}), "parameters": model.count_params_unique(),
-            "data": {"dataset": p["data"], "note": zdata.describe(p["data"], examples.get("val_examples", 0)),
-                     **examples},
+            "data": zdata.record(p["data"], data, training.get("seed")),
             "training": training,
-            "metrics": {"split": "test", **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics.items()}},
+            "metrics": card_figures(metrics),
             "versions": io.versions(), **(extra or {})}
     hook = registry.hook(family, "card_metrics")
     if hook is not None:
         card.update(hook(model, data))
+    return card
+
+
+def remeasure(name_or_folder, *, command=None):
+    """Measure a trained model's card again on today's data, without training, and write the card (beside, then
+    renamed): the test metrics and the family's card_metrics on the test split of the data set the card names.
+
+    When today's data is not what the model was trained on (the card's arrays' sha256 differ, or an older card
+    has none), what it was trained on stays on the card as data["trained_on"], and the figures it held before
+    move to "earlier_metrics" with the note saying which data they were measured on. Returns the new card."""
+    path = Path(registry.model_path(name_or_folder)).parent / io.CARD_FILE
+    card = io.read_json(path, "model card")
+    if not isinstance(card, dict) or card.get("name") not in registry.PRESETS:
+        raise ZooError(f"{path} names no registered model; expected a card written by zoo train")
+    name = card["name"]
+    p = registry.preset(name)
+    model = registry.load(name_or_folder)
+    run = card.get("training") or {}
+    data = zdata.splits(p["data"], validation=run.get("validation", 2000), seed=run.get("seed", 0))
+    if data is None:
+        metrics = model.test_metrics(None)
+    else:
+        print(f"{name}: measuring on the test split ({len(data['test'][0]):,} examples)", file=sys.stderr, flush=True)
+        metrics = model.test_metrics(*data["test"])
+    today = zdata.record(p["data"], data, run.get("seed", 0))
+    before = card.get("data") or {}
+    trained = before.get("trained_on", before)
+    counts = ("train_examples", "val_examples", "test_examples")
+    moved = (trained.get("sha256") != today.get("sha256") if "sha256" in trained else
+             any(trained.get(k, trained.get("validation_examples")) != today.get(k) for k in counts))
+    if data is not None and moved:
+        trained = {("val_examples" if k == "validation_examples" else k): v for k, v in trained.items()}
+        today["trained_on"] = trained
+        today["note"] = (f"{today['note']}. The model was trained on earlier data (trained_on says which); the train "
+                         f"and val counts here are today's splits, which only the card's baselines use")
+        if "earlier_metrics" not in card:
+            card["earlier_metrics"] = {"data": trained.get("note"), "metrics": card.get("metrics")}
+    card["data"] = today
+    card["metrics"] = card_figures(metrics)
+    card["remeasured"] = {"command": command or f"zoo evaluate {name} --write-card", "versions": io.versions(),
+                          "date": time.strftime("%Y-%m-%d")}
+    hook = registry.hook(registry.family(name), "card_metrics")
+    if hook is not None:
+        print(f"{name}: the card's other figures", file=sys.stderr, flush=True)
+        card.update(hook(model, data))
+    io.write_json_atomic(path, card)
     return card
 
 

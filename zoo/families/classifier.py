@@ -421,7 +421,7 @@ PRESETS = {
         "requires": {"encoder": "ae_mnist"},
         "description": "Digit classifier: the pretrained ae_mnist encoder (784-1000-500-250-30) plus a 256-unit ReLU "
                        "head with dropout 0.5; head trained first, then everything end to end for 100 epochs, on "
-                       "all 15,000 training labels with random shifts of up to 2 pixels.",
+                       "every training label (the validation split held out) with random shifts of up to 2 pixels.",
         "config": dict(num_classes=10, head="mlp", dropout=0.5, freeze="all"),
         "train": dict(epochs_head=2, epochs=100, lr_head=3e-3, learning_rate=2e-3, batch_size=128, shift=2),
     },
@@ -430,8 +430,8 @@ PRESETS = {
         "requires": {"encoder": "ae_mnist_512"},
         "description": "Digit classifier from only 100 labels (10 per class, drawn with the seed): the pretrained "
                        "ae_mnist_512 encoder (784-512-256-30) plus a 256-unit ReLU head, trained end to end by "
-                       "virtual adversarial training, which also learns from all 15,000 training images without "
-                       "their labels; the labelled images are shifted by up to 2 pixels.",
+                       "virtual adversarial training, which also learns from all the training images "
+                       "without their labels; the labelled images are shifted by up to 2 pixels.",
         "config": dict(num_classes=10, head="mlp", dropout=0.0, freeze="none"),
         "train": dict(labels=100, unlabelled="vat", **few_label_recipe(100, "vat")),
     },

@@ -67,6 +67,7 @@ class HopfieldNetwork:
 
     def __init__(self, n):
         self.n = checks.count(n, "n", 1, 100_000)
+        checks.budget(self.n * self.n + self.n, f"HopfieldNetwork({self.n})")   # the (n, n) matrix and the biases
         # n * W: integer sums under the Hebbian rule, so a field that is 0 in exact arithmetic is exactly 0 here
         # (W itself, in multiples of 1/n, gives fields like -1e-17 that would flip a unit the rule keeps)
         self._scaled = np.zeros((self.n, self.n), np.float64)
@@ -447,6 +448,9 @@ class RBM(ZooModel):
                             seed=checks.count(seed, "seed", 0))
         type(self).check_budget(self._config)
         c = self._config
+        # AIS runs ais_chains chains side by side: visible states and hidden inputs, (chains, visible + hidden)
+        checks.budget(c["ais_chains"] * (c["visible"] + c["hidden"]),
+                      f"ais_chains={c['ais_chains']:,} with {c['visible']:,} visible and {c['hidden']:,} hidden units")
         self.input_dim, self.latent_dim = c["visible"], c["hidden"]
         self.hidden_layer = keras.layers.Dense(
             c["hidden"], activation="sigmoid", name="hidden",
@@ -474,8 +478,11 @@ class RBM(ZooModel):
 
     @classmethod
     def parameter_count(cls, config):
+        """Every value the model holds, as the size bound needs: W, c and b, their momentum velocities, the AIS
+        base biases and the num_chains persistent chains (num_chains x visible, the largest of them all for a
+        large num_chains)."""
         v, h = int(config.get("visible", 784)), int(config.get("hidden", 500))
-        return v * h + v + h
+        return 2 * (v * h + v + h) + v + int(config.get("num_chains", 100)) * v
 
     def _params(self):
         return [self.hidden_layer.kernel, self.hidden_layer.bias, self.visible_bias]
@@ -729,6 +736,8 @@ class RBM(ZooModel):
         """n visible samples, as pixel probabilities p(v|h) of the last step, (n, 28, 28) for MNIST-sized
         RBMs: `gibbs_steps` steps of block Gibbs sampling from the base-rate distribution (or `start`)."""
         n = checks.count(n, "n", 1, checks.MAX_SAMPLES)
+        units = self.input_dim + self.latent_dim
+        checks.budget(n * units, f"sampling {n:,} chains of {units:,} units")
         gibbs_steps = checks.count(gibbs_steps, "gibbs_steps", 1, 1_000_000)
         if labels is not None:
             raise ZooError(f"{self.name} is not class-conditional; sample it without labels")

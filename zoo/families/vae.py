@@ -581,12 +581,12 @@ PRESETS = {
         "class": VAE, "data": "mnist",
         "description": "Variational autoencoder 784-512-256-z32-256-512-784, ReLU, diagonal Gaussian posterior, "
                        "N(0, I) prior, Bernoulli pixels; trained on the 10-sample importance-weighted bound (IWAE) "
-                       "of dynamically binarized MNIST, all 17,000 training images, with KL warm-up and a cosine "
+                       "of dynamically binarized MNIST, every training image (none held out), with KL warm-up and a cosine "
                        "decay.",
         "config": dict(hidden_units=[512, 256], latent_dim=32, activation="relu", kl_warmup_epochs=10,
                        importance_samples=10),
-        # No validation split: 100 cosine epochs were chosen on runs that held 2,000 images out, and every
-        # image counts on 17,000.
+        # No validation split: 100 cosine epochs were chosen on runs that held 2,000 images out, and then every
+        # image counts.
         "train": dict(epochs=100, batch_size=128, learning_rate=1e-3, lr_schedule="cosine", validation=0),
     },
     "vae2d_mnist": {

@@ -387,10 +387,13 @@ class WordVectors(ZooModel):
         if v is None or v.shape != (self.dim,):
             raise ZooError(f"expected a word or a vector of shape ({self.dim},), got "
                            f"{getattr(v, 'shape', type(word_or_vector).__name__)}")
-        norm = np.linalg.norm(v)
-        if norm == 0:
+        # scaled by its largest |component| before the norm: the squares of 1e200 overflow to inf (every cosine
+        # 0.0) and those of 1e-200 underflow to 0, where the direction is all a cosine ranking needs
+        scale = np.max(np.abs(v))
+        if scale == 0:
             raise ZooError("the query vector is zero: it has no direction")
-        return v / norm, set()
+        v = v / scale
+        return v / np.linalg.norm(v), set()
 
     def _ranked(self, query, exclude, topn):
         topn = checks.count(topn, "topn", 1, len(self.words))

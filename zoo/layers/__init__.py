@@ -4,7 +4,7 @@ discrimination, RNN cells, and the in-graph image and loss helpers every family 
 from zoo.layers.image import IMAGE_DIM, image_rows, like_input, shift_augmentation, shift_images
 from zoo.layers.minibatch import MinibatchDiscrimination
 from zoo.layers.noise import (NOISE_KINDS, GaussianNoise, MaskingNoise, NoiseMixture, SaltAndPepperNoise,
-                              make_noise)
+                              make_noise, noise_level, noise_pairs)
 from zoo.layers.penalties import (ActivityPenalty, ContractivePenalty, KLSparsityRegularizer,
                                   L1ActivityRegularizer, jacobian_sq_norm, kl_sparsity, sigmoid_jacobian_sq_norm)
 from zoo.layers.reduction import reconstruction_terms, replica_mean
@@ -13,7 +13,7 @@ from zoo.layers.threshold import Threshold
 from zoo.layers.tied import DenseTranspose
 
 __all__ = ["DenseTranspose", "GaussianNoise", "MaskingNoise", "SaltAndPepperNoise", "NoiseMixture",
-           "NOISE_KINDS", "make_noise", "ActivityPenalty", "L1ActivityRegularizer", "KLSparsityRegularizer",
+           "NOISE_KINDS", "make_noise", "noise_level", "noise_pairs", "ActivityPenalty", "L1ActivityRegularizer", "KLSparsityRegularizer",
            "ContractivePenalty", "kl_sparsity", "sigmoid_jacobian_sq_norm", "jacobian_sq_norm", "replica_mean",
            "reconstruction_terms", "image_rows", "like_input", "shift_images", "shift_augmentation", "IMAGE_DIM", "Threshold", "ElmanCell",
            "LSTMCell", "GRUCell", "SlidingWindow", "MinibatchDiscrimination"]

@@ -8,14 +8,29 @@ is Binomial(n, rate) / n: rate on average, with standard deviation sqrt(rate (1 
 import keras
 from keras import ops
 
+from zoo import checks
+from zoo.errors import ZooError
+
 NOISE_KINDS = ("gaussian", "masking", "salt_and_pepper")
+# Images lie in [0, 1]: Gaussian noise of stddev 10 already buries them, and 1e30 trains to NaN metrics. A rate
+# is a fraction of the components.
+MAX_STDDEV = 10.0
+LEVELS = {"gaussian": ("stddev", MAX_STDDEV), "masking": ("rate", 1.0), "salt_and_pepper": ("rate", 1.0)}
 
 
-def _check_rate(rate):
-    rate = float(rate)
-    if not 0.0 <= rate <= 1.0:
-        raise ValueError(f"rate must lie in [0, 1], got {rate}")
-    return rate
+def noise_level(kind, level):
+    """The level of one corruption, checked: a known kind, and a finite level in [0, that kind's maximum]."""
+    checks.one_of(kind, NOISE_KINDS, "noise kind")
+    what, top = LEVELS[kind]
+    return checks.number(level, f"{kind} noise {what}", 0.0, top)
+
+
+def noise_pairs(noises):
+    """(kind, level) pairs as a list of [kind, level], each checked by noise_level."""
+    if not isinstance(noises, (list, tuple)) \
+            or not all(isinstance(pair, (list, tuple)) and len(pair) == 2 for pair in noises):
+        raise ZooError(f'noise: expected (kind, level) pairs such as [["gaussian", 0.25]], got {noises!r:.100}')
+    return [[kind, noise_level(kind, level)] for kind, level in noises]
 
 
 class Corruption(keras.layers.Layer):
@@ -46,9 +61,7 @@ class GaussianNoise(Corruption):
     LEVEL, CONFIG = "stddev", ("stddev",)
 
     def __init__(self, stddev, seed=None, **kwargs):
-        if float(stddev) < 0:
-            raise ValueError(f"stddev must be >= 0, got {stddev}")
-        self.stddev = float(stddev)
+        self.stddev = noise_level("gaussian", stddev)
         super().__init__(seed=seed, **kwargs)
 
     def corrupt(self, inputs):
@@ -63,7 +76,7 @@ class MaskingNoise(Corruption):
     LEVEL, CONFIG = "rate", ("rate",)
 
     def __init__(self, rate, seed=None, **kwargs):
-        self.rate = _check_rate(rate)
+        self.rate = noise_level("masking", rate)
         super().__init__(seed=seed, **kwargs)
 
     def corrupt(self, inputs):
@@ -81,9 +94,10 @@ class SaltAndPepperNoise(Corruption):
     LEVEL, CONFIG = "rate", ("rate", "low", "high")
 
     def __init__(self, rate, low=0.0, high=1.0, seed=None, **kwargs):
-        if float(low) > float(high):
-            raise ValueError(f"low must not exceed high, got low={low}, high={high}")
-        self.rate, self.low, self.high = _check_rate(rate), float(low), float(high)
+        low, high = checks.number(low, "low"), checks.number(high, "high")
+        if low > high:
+            raise ZooError(f"low must not exceed high, got low={low}, high={high}")
+        self.rate, self.low, self.high = noise_level("salt_and_pepper", rate), low, high
         super().__init__(seed=seed, **kwargs)
 
     def corrupt(self, inputs):
@@ -96,6 +110,7 @@ class SaltAndPepperNoise(Corruption):
 
 def make_noise(kind, level, seed=None, name=None):
     """A noise layer by kind: "gaussian" (level = stddev), "masking" or "salt_and_pepper" (level = rate)."""
+    noise_level(kind, level)
     if kind == "gaussian":
         return GaussianNoise(level, seed=seed, name=name)
     if kind == "masking":
@@ -112,9 +127,9 @@ class NoiseMixture(keras.layers.Layer):
 
     def __init__(self, noises, seed=None, **kwargs):
         super().__init__(**kwargs)
-        noises = [(str(kind), float(level)) for kind, level in noises]
+        noises = [(kind, level) for kind, level in noise_pairs(noises)]
         if not noises:
-            raise ValueError("noises must name at least one (kind, level) pair")
+            raise ZooError("noises must name at least one (kind, level) pair")
         self.noises, self.seed = noises, seed
         base = 0 if seed is None else int(seed)
         self.corruptions = [make_noise(kind, level, seed=None if seed is None else base + 1 + i,
