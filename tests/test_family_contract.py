@@ -87,9 +87,11 @@ def trained(tiny, places, mnist):
     return zoo.training.train(NAME, out=places / "api_run", verbose=0)
 
 
-def run_cli(args, places, timeout=300):
-    """A command in a fresh process that finds the tiny family through $ZOO_FAMILIES."""
-    env = {**os.environ, "ZOO_FAMILIES": MODULE, "PYTHONPATH": os.pathsep.join(
+def run_cli(args, places, timeout=300, data_dir=None):
+    """A command in a fresh process that finds the tiny family through $ZOO_FAMILIES (and, given data_dir, reads
+    its MNIST there)."""
+    env = {**os.environ, **({"ZOO_DATA_DIR": str(data_dir)} if data_dir else {}),
+           "ZOO_FAMILIES": MODULE, "PYTHONPATH": os.pathsep.join(
         filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         "ZOO_RUNS_DIR": str(places / "runs"), "ZOO_MODELS_DIR": str(places / "models"),
         "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -264,13 +266,15 @@ def test_cli_in_process_sample_and_info(trained, places, capsys):
 
 # -- the command line, in fresh processes -------------------------------------------------------------------------
 @needs_mnist
-def test_command_line_lists_trains_evaluates_draws_and_exports(tiny, places):
+def test_command_line_lists_trains_evaluates_draws_and_exports(tiny, places, small_data_dir):
+    """The commands a user runs, each in its own process, on a cut-down MNIST (what is shown is that the core
+    drives a family it does not know; the figures on real data are the in-process tests' above)."""
     listed = run_cli(["-m", "zoo", "list", "pixel*"], places)
     assert listed.returncode == 0, listed.stderr
     assert NAME in listed.stdout and "pixel_marginals" in listed.stdout
 
     run = places / "cli_run"
-    trained = run_cli(["-m", "zoo", "train", NAME, "--out", str(run), "--verbose", "0"], places)
+    trained = run_cli(["-m", "zoo", "train", NAME, "--out", str(run), "--verbose", "0"], places, data_dir=small_data_dir)
     assert trained.returncode == 0, trained.stderr
     report = json.loads(trained.stdout)
     assert report["saved"] == str(run) and not report["published"]
@@ -278,7 +282,7 @@ def test_command_line_lists_trains_evaluates_draws_and_exports(tiny, places):
     assert {"model.keras", "card.json", "preview.png"} <= {p.name for p in run.iterdir()}
     assert not (places / "runs").exists() or not any((places / "runs").iterdir())
 
-    evaluated = run_cli(["-m", "zoo", "evaluate", str(run)], places)
+    evaluated = run_cli(["-m", "zoo", "evaluate", str(run)], places, data_dir=small_data_dir)
     assert evaluated.returncode == 0, evaluated.stderr
     metrics = json.loads(evaluated.stdout)
     card = json.loads((run / "card.json").read_text())
@@ -286,14 +290,14 @@ def test_command_line_lists_trains_evaluates_draws_and_exports(tiny, places):
     assert metrics["nll_per_image"] == pytest.approx(card["metrics"]["nll_per_image"], abs=1e-4)
 
     pics = places / "cli_pictures"
-    drawn = run_cli(["-m", "zoo", "pictures", str(run), "--out", str(pics)], places)
+    drawn = run_cli(["-m", "zoo", "pictures", str(run), "--out", str(pics)], places, data_dir=small_data_dir)
     assert drawn.returncode == 0, drawn.stderr
     assert sorted(p.name for p in pics.iterdir()) == ["mean_image.png", "samples.png"]
     assert all(png_size(p)[0] >= 600 for p in pics.iterdir())
 
     exports = places / "cli_exports"
     exported = run_cli(["-m", "export", str(run), "--part", "scorer", "--format", "litert", "--quantize", "none",
-                        "--out", str(exports), "--no-latency"], places)
+                        "--out", str(exports), "--no-latency"], places, data_dir=small_data_dir)
     assert exported.returncode == 0, exported.stderr
     tflite = exports / "scorer_float32.tflite"
     assert tflite.is_file() and (exports / "export.json").is_file()

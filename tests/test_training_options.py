@@ -117,7 +117,7 @@ def test_cli_flags_reach_the_model_and_the_card(zoo_dirs, small_data_dir, monkey
                                             "seed", "validation"])
     # vae_mnist's preset holds nothing out; --validation 1000 carves 1,000 of the 4,000 images, and the card says so
     assert t["validation"] == 1000 and (card["data"]["train_examples"], card["data"]["val_examples"]) == (3000, 1000)
-    assert "(1,000 of them held out for validation)" in card["data"]["note"]
+    assert "(3,000 for training, 1,000 held out for validation with seed 7)" in card["data"]["note"]
     assert card["config"]["kl_warmup_epochs"] == 1 and card["config"]["free_bits"] == 0.25
     assert card["config"]["hidden_units"] == [16] and zoo.load(runs / "vae_mnist").free_bits == 0.25
     assert card["data"]["test_examples"] == 200 and card["metrics"]["num_samples"] == 1000
