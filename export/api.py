@@ -41,7 +41,7 @@ class Job:
             "parts": list(self.parts),
             "source": os.path.relpath(src, self.out) if src is not None else None,
             "source_sha256": self.source_sha256,
-            "tolerances": {"max_abs_diff": _validate.MAX_ABS_TOL,
+            "tolerances": {"max_abs_diff": _validate.MAX_ABS_RULE,
                            "quantized_metric_relative": {p: x.metric_bound for p, x in self.parts.items()}},
             **({"data_note": self.data_note} if self.data is None and self.data_note else {}),
         }
