@@ -100,19 +100,80 @@ def signature_names(path):
     return sorted(runner.get_input_details()), sorted(runner.get_output_details())
 
 
+def float32_bound(job, part, outputs):
+    """The exporter's float32 rule (export.validate.max_abs_bound) for `part` of `job`, on these outputs."""
+    return export.validate.max_abs_bound("none", outputs, export.validate.summed_terms(job.parts[part].model))
+
+
 # -- tolerances, measured again from the files ---------------------------------------------------------------------
 def test_float32_litert_matches_keras_and_numpy(tiny_ae, ae, splits):
     out, r = ae
+    job = export.prepare(tiny_ae, out=out)
     for key in [("decoder", "none", "float", None), ("encoder", "none", "float", None),
                 ("autoencoder", "none", "float", None), ("decoder", "none", "float", 1)]:
-        assert r[key]["max_abs_diff"] <= 1e-5 and r[key]["passed"], key
+        # the bound recorded is the rule's, on the Keras outputs of the comparison batch
+        batch = job.parts[key[0]].inputs(export.validate.COMPARISON_SIZE, export.validate.COMPARISON_SEED)
+        bound = float32_bound(job, key[0], export.parts.keras_run(job.parts[key[0]].model, batch))
+        assert r[key]["max_abs_bound"] == pytest.approx(bound, rel=1e-6), key
+        assert r[key]["max_abs_diff"] <= r[key]["max_abs_bound"] and r[key]["passed"], key
     z = tiny_ae.encode(splits["test"][0][:50])
     want = numpy_decoder(tiny_ae, z.astype(np.float64))
     for name in ("decoder_float32.tflite", "decoder_float32_b1.tflite"):
         got = export.LiteRTRunner(out / name)([z])[0]
-        assert got.shape == (50, 784) and np.max(np.abs(got - want)) <= 1e-5, name
+        assert got.shape == (50, 784) and np.max(np.abs(got - want)) <= float32_bound(job, "decoder", [want]), name
     whole = export.LiteRTRunner(out / "autoencoder_float32.tflite")([splits["test"][0][:50]])[0]
-    assert np.max(np.abs(whole - want)) <= 1e-5  # --part autoencoder: image -> encoder -> decoder in one file
+    # --part autoencoder: image -> encoder -> decoder in one file
+    assert np.max(np.abs(whole - want)) <= float32_bound(job, "autoencoder", [want])
+
+
+def _scaled_mlp(scale, seed=0):
+    """A 16-32-4 tanh MLP whose outputs are about `scale` in size: the last layer's weights multiplied by it."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    x = keras.Input((16,), name="x")
+    h = keras.layers.Dense(32, activation="tanh")(x)
+    last = keras.layers.Dense(4)
+    model = keras.Model(x, {"y": last(h)})
+    last.kernel.assign(np.asarray(last.kernel) * scale)
+    return model
+
+
+class _Off:
+    """A runner whose outputs are the file's times (1 + relative): a file off by that much."""
+
+    def __init__(self, runner, relative):
+        self.runner, self.relative = runner, relative
+
+    def __call__(self, arrays):
+        return [np.asarray(o, np.float64) * (1 + self.relative) for o in self.runner(arrays)]
+
+
+@pytest.mark.parametrize("scale", [1e4, 1e-4])
+def test_the_float32_bound_scales_with_the_outputs(scale, tmp_path):
+    """max_abs_bound is relative to the Keras outputs, neither absolute nor floored nor loose: on outputs ~1e4
+    a file 8 ulps off passes (an absolute 1e-5 is under 1 ulp there), and a file off by 1e-4 relative (840
+    ulps, a tenth of float16's rounding) fails, on outputs ~1e-4 too (where an absolute 1e-5, or a scale
+    floored at 1, would pass it)."""
+    from zoo.base import ExportPart
+
+    model = _scaled_mlp(scale)
+    part = ExportPart(model, lambda n, seed: [np.random.default_rng(seed).normal(size=(n, 16)).astype(np.float32)])
+    export.litert.convert(model, tmp_path / "m.tflite", quantize="none", io="float", representative=None, batch=None)
+    runner = export.LiteRTRunner(tmp_path / "m.tflite", ["x"], ["y"], verify_manifest=False)
+    report = export.validate.check(part, runner, "litert", "none", timing=False)
+    want = np.asarray(model(part.inputs(export.validate.COMPARISON_SIZE, export.validate.COMPARISON_SEED)[0])["y"])
+    assert 0.3 * scale < np.max(np.abs(want)) < 30 * scale
+    assert report["checks"]["max_abs_diff"]["terms"] == 16 + 32
+    assert report["max_abs_bound"] == pytest.approx(4 * np.sqrt(48) * 2.0 ** -23 * np.max(np.abs(want)), rel=1e-6)
+    assert report["passed"] and report["max_abs_diff"] <= report["max_abs_bound"]
+    few_ulps = export.validate.check(part, _Off(runner, 8 * 2.0 ** -23), "litert", "none", timing=False)
+    off = export.validate.check(part, _Off(runner, 1e-4), "litert", "none", timing=False)
+    assert few_ulps["passed"] and not off["passed"]
+    if scale > 1:
+        assert few_ulps["max_abs_diff"] > 1e-5   # an absolute 1e-5 would refuse this correct file
+    else:
+        assert off["max_abs_diff"] < 1e-5        # an absolute 1e-5 would accept this wrong one
 
 
 def test_decoders_are_compared_on_codes_of_real_images(tiny_ae, ae, splits):
@@ -122,7 +183,9 @@ def test_decoders_are_compared_on_codes_of_real_images(tiny_ae, ae, splits):
     (codes,) = part.inputs(export.validate.COMPARISON_SIZE, export.validate.COMPARISON_SEED)
     train_codes = tiny_ae.encode(splits["train"][0]).astype(np.float64)
     nearest = [np.min(np.max(np.abs(train_codes - c), axis=1)) for c in codes.astype(np.float64)]
-    assert codes.shape == (64, 4) and max(nearest) <= 1e-4  # float noise of batched matmuls only
+    # float noise of batched matmuls only: within the float32 rule for the encoder, on codes of this size
+    job = export.prepare(tiny_ae, out=ae[0])
+    assert codes.shape == (64, 4) and max(nearest) <= float32_bound(job, "encoder", [train_codes])
     # the reported max|d| is the one on exactly these codes
     rep = ae[1][("decoder", "int8", "float", None)]
     got = export.LiteRTRunner(ae[0] / rep["file"])([codes])[0]
@@ -174,18 +237,20 @@ def test_int8_io_scale_and_zero_point(ae):
     assert "scale" not in r[("decoder", "int8", "float", None)]["inputs"][0]
 
 
-def test_savedmodel_within_1e5(tiny_ae, ae, splits, vae, tiny_vae):
+def test_savedmodel_within_the_float32_bound(tiny_ae, ae, splits, vae, tiny_vae):
     out, r = ae
-    assert r["savedmodel"]["max_abs_diff"] <= 1e-5 and r["savedmodel"]["passed"]
+    assert r["savedmodel"]["max_abs_diff"] <= r["savedmodel"]["max_abs_bound"] and r["savedmodel"]["passed"]
     z = tiny_ae.encode(splits["test"][0][:40])
     got = export.SavedModelRunner(out / "decoder_savedmodel", ["code"], ["image"])([z])[0]
-    assert np.max(np.abs(got - numpy_decoder(tiny_ae, z.astype(np.float64)))) <= 1e-5
+    want = numpy_decoder(tiny_ae, z.astype(np.float64))
+    assert np.max(np.abs(got - want)) <= float32_bound(export.prepare(tiny_ae, out=out), "decoder", [want])
     # the SavedModel signature names its outputs too, and the runner returns them in the Keras part's order
     x = splits["test"][0][:40]
     mean, log_var = export.SavedModelRunner(vae[0] / "encoder_savedmodel", ["image"], ["z_mean", "z_log_var"])([x])
     want = tiny_vae.encoder(x)
-    assert np.max(np.abs(mean - np.asarray(want["code"]))) <= 1e-5
-    assert np.max(np.abs(log_var - np.asarray(want["z_log_var"]))) <= 1e-5
+    bound = float32_bound(export.prepare(tiny_vae, out=vae[0]), "encoder", [want["code"], want["z_log_var"]])
+    assert np.max(np.abs(mean - np.asarray(want["code"]))) <= bound
+    assert np.max(np.abs(log_var - np.asarray(want["z_log_var"]))) <= bound
 
 
 # -- signatures: named outputs, in the Keras part's order; fixed batch ---------------------------------------------
@@ -200,8 +265,9 @@ def test_signature_outputs_are_named(ae, vae, tiny_vae, splits):
     x = splits["test"][0][:30]
     mean, log_var = export.LiteRTRunner(vae[0] / "encoder_float32.tflite")([x])
     want = tiny_vae.encoder(x)
-    assert np.max(np.abs(mean - np.asarray(want["code"]))) <= 1e-5
-    assert np.max(np.abs(log_var - np.asarray(want["z_log_var"]))) <= 1e-5
+    bound = float32_bound(export.prepare(tiny_vae, out=vae[0]), "encoder", [want["code"], want["z_log_var"]])
+    assert np.max(np.abs(mean - np.asarray(want["code"]))) <= bound
+    assert np.max(np.abs(log_var - np.asarray(want["z_log_var"]))) <= bound
     assert vae[1]["encoder"]["metric"]["chain"].startswith("exported encoder")
     assert abs(vae[1]["encoder"]["metric"]["relative_diff"]) <= 1e-5  # z_mean, not z_log_var, fed the decoder
 
@@ -217,7 +283,7 @@ def test_fixed_batch_signature(ae, tmp_path):
     # two inputs, each with batch 1 (the conditional decoder); untrained is enough for float32
     cvae = zoo.create_model("cvae_mnist", hidden_units=[16], latent_dim=3)
     rep = export.to_litert(cvae, "decoder", "none", out=tmp_path, batch=1, timing=False)
-    assert [t["shape"] for t in rep["inputs"]] == [[1, 3], [1, 10]] and rep["max_abs_diff"] <= 1e-5
+    assert [t["shape"] for t in rep["inputs"]] == [[1, 3], [1, 10]] and rep["max_abs_diff"] <= rep["max_abs_bound"]
     assert [t["name"] for t in rep["inputs"]] == ["code", "label_onehot"] and rep["outputs"][0]["shape"] == [1, 784]
 
 
@@ -256,6 +322,8 @@ def test_cli_publish_writes_into_saved_models_and_says_so(tiny_ae, tmp_path, mon
     manifest = json.loads((folder / "export.json").read_text())
     sha = hashlib.sha256((tmp_path / "models" / "ae_mnist" / "model.keras").read_bytes()).hexdigest()
     assert manifest["source_sha256"] == sha == manifest["artifacts"]["encoder_float32.tflite"]["source_sha256"]
+    entry = manifest["artifacts"]["encoder_float32.tflite"]   # max|d| and the bound it was held to, side by side
+    assert entry["max_abs_diff"] <= entry["max_abs_bound"] == entry["checks"]["max_abs_diff"]["bound"]
     assert manifest["source"] == "../model.keras" and manifest["commands"][-1].endswith("--publish --no-latency")
     assert not (tmp_path / "runs").exists() and not [p for p in folder.iterdir() if p.name.startswith(".")]
 
@@ -362,6 +430,7 @@ def test_manifest_records_every_file(ae):
     manifest = export.read_manifest(out / "export.json")
     assert set(manifest["artifacts"]) == {rep["file"] for rep in r.values()}
     assert manifest["parts"] == ["encoder", "decoder", "autoencoder"] and manifest["family"] == "autoencoder"
+    assert manifest["tolerances"]["max_abs_diff"] == export.validate.MAX_ABS_RULE
     for name, entry in manifest["artifacts"].items():
         path = out / name
         if path.is_file():

@@ -55,22 +55,48 @@ def test_adversarial_direction_is_a_power_iteration_step_on_the_kl_hessian(rng):
 
 
 
-def moons_accuracy(weight):
+def moons_classifier(seed):
+    """A 2-32-16 net with a tanh code and a two-class head. With small_classifier's ReLU code (10 classes),
+    2 of 16 seeds stayed under 0.83 after the same 1,200 VAT steps; with this one none of 20 went under 0.987."""
+    keras.utils.set_random_seed(seed)
+    x = keras.Input((2,))
+    h = keras.layers.Dense(32, activation="relu")(x)
+    h = keras.layers.Dense(16, activation="tanh")(h)
+    return EncoderClassifier(keras.Model(x, h), num_classes=2, head="linear", freeze="none", seed=seed)
+
+
+def moons_accuracy(weight, seed, passes=30, epochs=4):
+    """Accuracy on 600 two-moons points after training from one labelled point per moon plus, with weight > 0,
+    VAT on all 600 unlabelled (weight 0: the same net, steps and seeds on the two labels alone). Every epoch
+    goes `passes` times over the points: 1,200 steps of 100 in 4 epochs, as a Keras epoch costs here as
+    much as some 25 steps."""
     x, y = make_moons(600, noise=0.08, random_state=0)
     x = ((x - x.mean(0)) / x.std(0)).astype(np.float32)
     labelled = np.array([np.flatnonzero(y == 0)[0], np.flatnonzero(y == 1)[0]])
-    clf = small_classifier(width=2)
-    trainer = VirtualAdversarialTraining(clf, epsilon=0.3, weight=weight)
-    xl, yl = tiled_labelled(x[labelled], y[labelled], len(x), seed=0)
-    training.fit(trainer, (xl, yl, x), epochs=30, batch_size=100, learning_rate=1e-2, verbose=0)
+    clf = moons_classifier(seed)
+    trainer = VirtualAdversarialTraining(clf, epsilon=0.3, weight=weight, seed=seed)
+    xl, yl = tiled_labelled(x[labelled], y[labelled], passes * len(x), seed=seed)
+    training.fit(trainer, (xl, yl, np.tile(x, (passes, 1))), epochs=epochs, batch_size=100, learning_rate=1e-2,
+                 seed=seed, verbose=0)
     return float(np.mean(np.argmax(clf(x).numpy(), axis=1) == y))
+
+
+MOONS_SEEDS = (0, 1, 2)
 
 
 def test_two_labels_and_the_unlabelled_moons_separate_the_moons():
     # One labelled point per moon: alone they draw a boundary that cuts both moons; the unlabelled points,
     # through the smoothness VAT asks for around each of them, bend it into the gap between the moons.
-    supervised, vat = moons_accuracy(0.0), moons_accuracy(1.0)
-    assert supervised < 0.93 and vat > 0.97, (supervised, vat)
+    # One seed's trajectory is not a property of VAT (float rounding on another CPU changes it), so VAT is
+    # judged by its median over three seeds (initialisation, batch order, VAT's noise). Measured on seeds
+    # 0-19: 0.987 to 1.000, none under 0.97; a false failure needs two of the three under 0.97: 0.7% if one
+    # run in 20 were (with half the steps 4 of 20 ended under 0.86, with a ReLU code 2 of 16 under 0.83).
+    # The control, the same net, steps and seed without the VAT term (weight 0), varies little: 0.80 to 0.88
+    # over seeds 0-9 (0.79 to 0.89 over 22 runs with a ReLU code), so one seed shows the two labels alone
+    # cannot do it; with the VAT weight at 0 the VAT median is the control's, and the test fails.
+    supervised = moons_accuracy(0.0, MOONS_SEEDS[0])
+    vat = [moons_accuracy(1.0, seed) for seed in MOONS_SEEDS]
+    assert supervised < 0.93 and np.median(vat) > 0.97, (supervised, vat)
 
 
 def test_tiled_labelled_repeats_every_example_evenly():
@@ -114,19 +140,21 @@ def test_bad_recipes_are_refused():
 
 
 @needs_mnist
-def test_vat_fine_tuning_from_the_cli_learns_from_the_unlabelled_images(tmp_path, monkeypatch, capsys):
+def test_vat_fine_tuning_from_the_cli_learns_from_the_unlabelled_images(tmp_path, monkeypatch, capsys, medium_data_dir):
     from zoo.__main__ import main
 
     if not (registry.saved_models_dir() / "ae_mnist_512" / registry.MODEL_FILE).is_file():
         pytest.skip("ae_mnist_512 is not shipped")
     monkeypatch.setenv("ZOO_RUNS_DIR", str(tmp_path))
+    monkeypatch.setenv("ZOO_DATA_DIR", str(medium_data_dir))
+    train_images = len(zoo.data.splits("mnist")["train"][0])
     assert main(["finetune", "ae_mnist_512", "--labels", "100", "--unlabelled", "vat", "--epochs", "3",
                  "--verbose", "0"]) == 0
     report = json.loads(capsys.readouterr().out)
     folder = tmp_path / "ae_mnist_512_classifier_100_vat"
     assert report["saved"] == str(folder) and report["labelled_examples"] == 100
     card = json.loads((folder / "card.json").read_text())
-    assert card["unlabelled_examples"] == 15000 and card["fine_tuning"]["unlabelled"] == "vat"
+    assert card["unlabelled_examples"] == train_images and card["fine_tuning"]["unlabelled"] == "vat"
     # Three passes over the unlabelled images. 100 labels alone reach about 0.75 +- 0.04 over seeds on this
     # encoder after the whole supervised recipe (the README's semi-supervised table), never 0.8.
     x, y = zoo.data.splits("mnist")["test"]

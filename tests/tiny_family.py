@@ -136,9 +136,9 @@ def preview(model, data):
 
 
 def export_parts(model, data):
-    """scorer: image rows -> log-likelihood per pixel (nats per image / 784). Per pixel keeps the output near
-    1 in size, where the exporter's absolute float32 tolerance (1e-5) is meaningful; per image (about -200
-    nats) a float32 value carries only about 1.5e-5 of resolution."""
+    """scorer: image rows -> log-likelihood per pixel (nats per image / 784), near 1 in size. The exporter's
+    float32 bound scales with the outputs (export.validate.max_abs_bound), so per image (about -200 nats,
+    where a float32 ulp is 1.5e-5) would be held to the same number of ulps."""
     image = keras.Input((model.input_dim,), name="image")
     per_pixel = keras.layers.Rescaling(1.0 / model.input_dim, name="per_pixel")(model.pixels(image))
     scorer = keras.Model(image, {"log_likelihood_per_pixel": per_pixel}, name="scorer")
