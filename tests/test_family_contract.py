@@ -204,7 +204,8 @@ def test_the_card_records_the_data_it_read_and_a_remeasure_keeps_what_it_was_tra
     small_test = zoo.data.splits("mnist")["test"][0]
     new = zoo.training.remeasure(copy)
     assert json.loads((copy / "card.json").read_text()) == new
-    assert new["data"]["test_examples"] == len(small_test) and new["data"]["trained_on"] == record
+    assert new["data"]["test_examples"] == len(small_test)
+    assert new["data"]["trained_on"] == {k: v for k, v in record.items() if k != "test_examples"}
     assert new["earlier_metrics"] == {"data": record["note"], "metrics": card["metrics"]}
     assert new["metrics"]["nll_per_image"] == pytest.approx(nll_numpy(model.mean_image(), small_test).mean(), rel=1e-4)
     assert new["training"] == card["training"] and new["remeasured"]["command"].startswith("zoo evaluate")

@@ -437,7 +437,9 @@ def remeasure(name_or_folder, *, command=None):
     moved = (trained.get("sha256") != today.get("sha256") if "sha256" in trained else
              any(trained.get(k, trained.get("validation_examples")) != today.get(k) for k in counts))
     if data is not None and moved:
-        trained = {("val_examples" if k == "validation_examples" else k): v for k, v in trained.items()}
+        # what the model learnt from: its train and validation data (its old test split measured nothing of it)
+        trained = {("val_examples" if k == "validation_examples" else k): v for k, v in trained.items()
+                   if k != "test_examples"}
         today["trained_on"] = trained
         today["note"] = (f"{today['note']}. The model was trained on earlier data (trained_on says which); the train "
                          f"and val counts here are today's splits, which only the card's baselines use")
