@@ -1,17 +1,21 @@
-"""The README's generated tables, from the shipped cards (saved_models/*/card.json) and the bench results
+"""The documentation's generated tables, from the shipped cards (saved_models/*/card.json) and the bench results
 (bench/results/*.json).
 
     python bench/model_table.py                  # the model table as JSON rows
     python bench/model_table.py --markdown       # the model table as Markdown
     python bench/model_table.py --print          # every block --write-readme would write, markers included
-    python bench/model_table.py --write-readme   # replace each block between its markers in README.md
+    python bench/model_table.py --write-readme   # replace each block between its markers, wherever they are
 
-Blocks (README.md holds `<!-- NAME -->` ... `<!-- /NAME -->`; a block whose markers are missing is left out):
-- MODELS-TABLE: one row per shipped model, its headline test figure and what its card adds;
-- DENOISING-TABLE: dae_mnist's card, noisy input against denoised output;
-- REGULARIZED-BASELINES-TABLE: each regularized autoencoder against its twin trained without the regularizer;
-- SEMISUPERVISED-TABLE: bench/results/semisupervised.json and semisupervised_probe.json;
-- VAE-THROUGHPUT-TABLE: bench/results/vae_throughput.json.
+--write-readme writes into README.md and docs/*.md: each block goes into whichever of those files holds its
+`<!-- NAME -->` ... `<!-- /NAME -->` markers, and a block whose markers no file holds is left out (stderr says so).
+Today the markers are in these files:
+- README.md, MODELS-TABLE: one row per shipped model, its headline test figure and what its card adds;
+- docs/autoencoders.md, DENOISING-TABLE: dae_mnist's card, noisy input against denoised output;
+- docs/autoencoders.md, REGULARIZED-BASELINES-TABLE: each regularized autoencoder against its twin trained without
+  the regularizer;
+- docs/benchmarks.md, VAE-THROUGHPUT-TABLE: bench/results/vae_throughput.json;
+- no file, SEMISUPERVISED-TABLE: bench/results/semisupervised.json and semisupervised_probe.json (the table in
+  docs/classifier.md is written by hand: it adds the RBM and DBN rows of bench/energy_dbn.py).
 
 Cards describe one model; comparisons with another trained model come from bench/results/
 regularized_baselines.json (bench/regularized_baselines.py). Where that file lacks a model, or is a --quick run,
@@ -325,18 +329,36 @@ def blocks():
     return out
 
 
-def write_readme(path, generated):
-    """Replace each generated block between its markers; returns the markers README.md does not hold."""
-    text = path.read_text()
-    missing = []
-    for marker, block in generated.items():
-        pattern = rf"<!-- {re.escape(marker)} -->.*?<!-- /{re.escape(marker)} -->"
-        if not re.search(pattern, text, flags=re.S):
-            missing.append(marker)
-            continue
-        text = re.sub(pattern, lambda m: block, text, count=1, flags=re.S)
-    path.write_text(text)
-    return missing
+def doc_files():
+    """The files that may hold generated blocks: README.md, then docs/*.md."""
+    return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def write_readme(paths, generated):
+    """Replace each generated block between its markers, in whichever of `paths` (one path or several) holds them;
+    a file is rewritten only when its text changes. Returns ({marker: [paths holding it]}, [markers no file holds])."""
+    paths = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
+    written = {}
+    for path in paths:
+        text = old = path.read_text()
+        for marker, block in generated.items():
+            pattern = rf"<!-- {re.escape(marker)} -->.*?<!-- /{re.escape(marker)} -->"
+            if re.search(pattern, text, flags=re.S):
+                text = re.sub(pattern, lambda m: block, text, count=1, flags=re.S)
+                written.setdefault(marker, []).append(path)
+        if text != old:
+            path.write_text(text)
+    return written, [m for m in generated if m not in written]
+
+
+def write_cards():
+    """saved_models/NAME/README.md for every shipped model, generated from its card.json and exports/export.json."""
+    sys.path.insert(0, str(ROOT))
+    from zoo import cards as model_cards
+
+    written = [model_cards.write_readme(p.parent) for p in sorted((ROOT / "saved_models").glob("*/card.json"))]
+    print(f"saved_models: wrote README.md for {len(written)} models", file=sys.stderr)
+    return written
 
 
 def main(argv=None):
@@ -346,15 +368,25 @@ def main(argv=None):
     mode.add_argument("--markdown", action="store_true", help="the model table as Markdown")
     mode.add_argument("--print", dest="print_blocks", action="store_true",
                       help="every block --write-readme would write, with its markers")
-    mode.add_argument("--write-readme", action="store_true", help="replace the blocks in README.md")
+    mode.add_argument("--write-readme", action="store_true",
+                      help="replace the blocks in README.md and docs/*.md, wherever their markers are")
+    mode.add_argument("--write-cards", action="store_true",
+                      help="write saved_models/NAME/README.md for every shipped model (--write-readme does it too)")
     args = ap.parse_args(argv)
+    if args.write_cards or args.write_readme:  # the model cards, from the same cards as the model table
+        write_cards()
+        if args.write_cards:
+            return
     if args.write_readme:
         generated = blocks()
-        missing = write_readme(ROOT / "README.md", generated)
+        written, missing = write_readme(doc_files(), generated)
         for marker in missing:
-            print(f"README.md has no <!-- {marker} --> ... <!-- /{marker} --> markers; that block was not written",
-                  file=sys.stderr)
-        print(f"README.md: wrote {', '.join(m for m in generated if m not in missing) or 'nothing'}", file=sys.stderr)
+            print(f"neither README.md nor docs/*.md has <!-- {marker} --> ... <!-- /{marker} --> markers; "
+                  "that block was not written", file=sys.stderr)
+        for marker, paths in written.items():
+            print(f"{marker}: wrote {', '.join(p.relative_to(ROOT).as_posix() for p in paths)}", file=sys.stderr)
+        if not written:
+            print("wrote nothing", file=sys.stderr)
     elif args.print_blocks:
         print("\n\n".join(blocks().values()))
     elif args.markdown:

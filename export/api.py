@@ -16,7 +16,7 @@ from export.litert import LiteRTRunner, ops_of
 from export.names import FORMATS, QUANTIZE, file_name
 from export.parts import ExportError, data_for, family_name, get_part, input_names, output_names, parts_of, resolve
 from export.savedmodel import SavedModelRunner
-from zoo import checks, registry
+from zoo import cards as zcards, checks, registry
 from zoo import io as zio
 
 CALIBRATION_BATCH = 50
@@ -192,4 +192,6 @@ def export_all(model_or_name, parts=("decoder",), formats=("litert",), quantize=
                     progress(f"exporting {job.source.name} {part} litert {q}" + (" io=int8" if io == "int8" else "")
                              + (f" batch={batch}" if batch else "") + " ...")
                 reports.append(to_litert(None, part, q, io, batch=batch, timing=timing, command=command, job=job))
+    if publish:   # the shipped model's card README lists its exports
+        zcards.write_readme(Path(job.out).parent)
     return job.out, reports

@@ -60,8 +60,8 @@ def test_missing_data_is_one_line(tmp_path):
 
 # -- in process -------------------------------------------------------------------------------------------------
 def test_sample_and_pictures_write_beside_the_user_without_out(tmp_path, monkeypatch, capsys):
-    """The README's `zoo sample dcgan_mnist -n 64` and `zoo pictures NAME` work as written: without --out they
-    write NAME_samples.png and pictures/NAME/ in the current folder, and say so."""
+    """docs/gan.md's `zoo sample dcgan_mnist -n 64` and the README's `zoo pictures NAME` work as written: without
+    --out they write NAME_samples.png and pictures/NAME/ in the current folder, and say so."""
     monkeypatch.chdir(tmp_path)
     assert main(["sample", "perceptron", "-n", "4"]) == 1   # not generative: refused, nothing written
     capsys.readouterr()

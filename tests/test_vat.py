@@ -156,7 +156,7 @@ def test_vat_fine_tuning_from_the_cli_learns_from_the_unlabelled_images(tmp_path
     card = json.loads((folder / "card.json").read_text())
     assert card["unlabelled_examples"] == train_images and card["fine_tuning"]["unlabelled"] == "vat"
     # Three passes over the unlabelled images. 100 labels alone reach about 0.75 +- 0.04 over seeds on this
-    # encoder after the whole supervised recipe (the README's semi-supervised table), never 0.8.
+    # encoder after the whole supervised recipe (docs/classifier.md's semi-supervised table), never 0.8.
     x, y = zoo.data.splits("mnist")["test"]
     accuracy = zoo.load(folder).test_metrics(x, y)["accuracy"]
     assert accuracy == pytest.approx(card["metrics"]["accuracy"], abs=1e-4)

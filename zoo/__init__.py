@@ -6,45 +6,45 @@
     recon = model.predict(uint8_images)             # (N, 28, 28) in, (N, 28, 28) out, scaled by dtype
     codes = model.encode(images)
     clf = zoo.create_model("mnist_classifier", encoder="cae_mnist")   # untrained head on a pretrained encoder
+
+`import zoo` is cheap: the registry (names, presets, cards) imports no TensorFlow. Everything else is imported on
+first use (PEP 562), TensorFlow quietly (zoo.startup).
 """
 
-import os
-import sys
+import importlib
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from zoo import errors, registry
+from zoo.errors import DataUnavailable, ZooError
+from zoo.registry import build, create_model, from_preset, list_models, load, model_card
 
-
-def _import_tensorflow_quietly():
-    """TensorFlow's C++ start-up writes lines straight to file descriptor 2 (absl's "All log messages before
-    absl::InitializeLog()", "Could not find cuda drivers") that no log level reaches, so a one-line error would be
-    several. They are hidden for the length of the import only; ZOO_DEBUG=1 or a --debug argument shows them."""
-    if os.environ.get("ZOO_DEBUG") or "--debug" in sys.argv[1:] or "tensorflow" in sys.modules:
-        return
-    try:
-        sys.stderr.flush()
-        saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    except (OSError, ValueError):   # no usable stderr: nothing to keep quiet
-        return
-    os.dup2(devnull, 2)
-    try:
-        import tensorflow  # noqa: F401
-        import keras  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+# name -> module that defines it, imported when the name is first read
+_LAZY = {
+    "ZooModel": "zoo.base",
+    "Autoencoder": "zoo.families.autoencoder",
+    "ImageAutoencoder": "zoo.families.autoencoder",
+    "EncoderClassifier": "zoo.families.classifier",
+    "VAE": "zoo.families.vae",
+    "ConditionalVAE": "zoo.families.vae",
+    "search": "zoo.retrieval",
+}
+_SUBMODULES = {"cards", "checks", "compat", "data", "families", "figures", "io", "layers", "retrieval", "rl",
+               "startup", "training"}
+_LIGHT = {"cards", "checks", "data", "families", "figures", "io", "startup"}   # no TensorFlow behind these
 
 
-_import_tensorflow_quietly()
+def __getattr__(name):
+    if name in _SUBMODULES:
+        if name not in _LIGHT:
+            registry.prepare_tensorflow()
+        return importlib.import_module(f"zoo.{name}")
+    if name in _LAZY:
+        registry.prepare_tensorflow()
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'zoo' has no attribute {name!r}")
 
-from zoo import checks, data, errors, families, figures, io, layers, registry, retrieval, training  # noqa: E402
-from zoo.base import ZooModel  # noqa: E402
-from zoo.errors import DataUnavailable, ZooError  # noqa: E402
-from zoo.families.autoencoder import Autoencoder, ImageAutoencoder  # noqa: E402
-from zoo.families.classifier import EncoderClassifier  # noqa: E402
-from zoo.families.vae import VAE, ConditionalVAE  # noqa: E402
-from zoo.registry import build, create_model, from_preset, list_models, load, model_card  # noqa: E402
-from zoo.retrieval import search  # noqa: E402
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY) | _SUBMODULES)
 
 
 def classifier(encoder, **config):
@@ -54,6 +54,6 @@ def classifier(encoder, **config):
 
 __all__ = ["ZooError", "DataUnavailable", "ZooModel", "list_models", "build", "create_model", "load", "from_preset",
            "model_card", "classifier", "Autoencoder", "ImageAutoencoder", "VAE", "ConditionalVAE",
-           "EncoderClassifier", "search", "retrieval", "checks", "data", "errors", "families", "figures", "io", "layers", "registry",
-           "training"]
+           "EncoderClassifier", "search", "retrieval", "checks", "data", "errors", "families", "figures", "io", "layers",
+           "registry", "training"]
 __version__ = "0.2.0"

@@ -20,18 +20,9 @@ import numpy as np
 import tensorflow as tf
 import keras
 
-from zoo import checks
+from zoo import checks, io
 from zoo.compat import MultiWorkerFit
 from zoo.errors import ZooError
-
-# Set by zoo.registry when it is imported: families cannot import the registry, yet Class.from_preset must
-# reach it.
-_PRESET_LOADER = None
-
-
-def set_preset_loader(loader):
-    global _PRESET_LOADER
-    _PRESET_LOADER = loader
 
 
 class ZooModel(MultiWorkerFit, keras.Model):
@@ -78,9 +69,7 @@ class ZooModel(MultiWorkerFit, keras.Model):
     @classmethod
     def from_preset(cls, name_or_dir):
         """The pretrained model for a registered name or a folder (keras-hub style)."""
-        if _PRESET_LOADER is None:
-            raise ZooError("import zoo first: presets are found through zoo.registry")
-        model = _PRESET_LOADER(name_or_dir)
+        model = io.load_preset(name_or_dir)
         if not isinstance(model, cls):
             raise ZooError(f"{name_or_dir} is a {type(model).__name__}, not a {cls.__name__}")
         return model

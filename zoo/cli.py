@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 EXIT_USAGE, EXIT_ERROR = 2, 1
+LIGHT_COMMANDS = ("list", "info")   # these read presets and cards only: no TensorFlow start-up
 
 
 def _int_in(lo, hi):
@@ -94,11 +95,20 @@ def _out_file(text):
     return out
 
 
+def _report_broken_families():
+    """A family that could not be imported is named once on stderr; the others still work."""
+    from zoo import families
+
+    for name, why in sorted(families.BROKEN.items()):
+        print(f"note: family {name} is unavailable: {why}", file=sys.stderr)
+
+
 def cmd_list(args):
     from zoo import registry
 
+    _report_broken_families()
     for name in registry.list_models(args.pattern):
-        p = registry.preset(name)
+        p = registry.describe(name)
         shipped = (registry.saved_models_dir() / name / registry.MODEL_FILE).is_file()
         print(f"{name:24s} {p['family']:12s} {'pretrained' if shipped else 'untrained':10s} {p['description']}")
 
@@ -106,7 +116,7 @@ def cmd_list(args):
 def cmd_info(args):
     from zoo import registry
 
-    p = registry.preset(args.name)
+    p = registry.describe(args.name)
     shipped = registry.saved_models_dir() / args.name
     # No shipped folder: not pretrained. A folder whose card is unreadable is an error to report, not hide.
     card = registry.model_card(args.name) if (shipped / registry.CARD_FILE).exists() else None
@@ -278,15 +288,12 @@ def cmd_demo(args):
 
 
 def family_commands():
-    """{command: {family name: spec}} from every family's COMMANDS dict. A spec is {"help": str,
-    "arguments": fn(argparse parser), "run": fn(model, args, data)}; data is the model's splits or None."""
+    """{command: {family name: help}} from every family's COMMANDS, read without importing the families. The
+    family module's COMMANDS[command] is {"arguments": fn(argparse parser), "run": fn(model, args, data)}; data is
+    the model's splits or None."""
     from zoo import families
 
-    out = {}
-    for fam_name, module in families.FAMILIES.items():
-        for command, spec in getattr(module, "COMMANDS", {}).items():
-            out.setdefault(command, {})[fam_name] = spec
-    return out
+    return families.COMMAND_HELP
 
 
 def cmd_family(args):
@@ -295,13 +302,13 @@ def cmd_family(args):
     from zoo.errors import ZooError
 
     name = _model_name(args.name)
-    family = registry.preset(name)["family"]
-    specs = family_commands()[args.command]
-    if family not in specs:
+    family = registry.describe(name)["family"]
+    helps = family_commands()[args.command]
+    if family not in helps:
         raise ZooError(f"{args.name} (family {family}) has no '{args.command}' command; it is offered by the "
-                       f"{', '.join(sorted(specs))} famil{'y' if len(specs) == 1 else 'ies'}")
-    spec = specs[family]
-    parser = argparse.ArgumentParser(prog=f"zoo {args.command} {args.name}", description=spec["help"])
+                       f"{', '.join(sorted(helps))} famil{'y' if len(helps) == 1 else 'ies'}")
+    spec = registry.hook(registry.family(name), "COMMANDS")[args.command]
+    parser = argparse.ArgumentParser(prog=f"zoo {args.command} {args.name}", description=helps[family])
     spec["arguments"](parser)
     rest = parser.parse_args(args.rest)
     model = registry.load(args.name)
@@ -391,10 +398,10 @@ def build_parser():
     p.add_argument("--out", help="folder to write into (default pictures/NAME here)")
     p.set_defaults(func=cmd_pictures)
 
-    for command, specs in sorted(family_commands().items()):
+    for command, by_family in sorted(family_commands().items()):
         if command in sub.choices:
             continue  # a family cannot shadow a core command
-        helps = "; ".join(f"{fam}: {spec['help']}" for fam, spec in sorted(specs.items()))
+        helps = "; ".join(f"{fam}: {text}" for fam, text in sorted(by_family.items()))
         p = sub.add_parser(command, help=helps, description=f"{helps}. The model's family reads the arguments after "
                                                             "NAME; `zoo " + command + " NAME --help` lists them.")
         p.add_argument("name", help="a registered model name or a folder")
@@ -412,6 +419,10 @@ def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     args = build_parser().parse_args(argv)
     debug = args.debug or bool(os.environ.get("ZOO_DEBUG"))
+    if args.command not in LIGHT_COMMANDS:
+        from zoo.startup import import_tensorflow_quietly
+
+        import_tensorflow_quietly()
     try:
         from zoo.errors import ZooError
 

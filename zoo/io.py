@@ -28,6 +28,22 @@ from zoo.errors import ZooError
 
 MODEL_FILE = "model.keras"
 CARD_FILE = "card.json"
+
+# zoo.registry sets this when it is imported (so does `import zoo`, and with it every `import zoo.anything`):
+# families cannot import the registry, yet Class.from_preset must reach it.
+_PRESET_LOADER = None
+
+
+def set_preset_loader(loader):
+    global _PRESET_LOADER
+    _PRESET_LOADER = loader
+
+
+def load_preset(name_or_dir):
+    """The pretrained model for a registered name or a folder, through the registry's loader."""
+    if _PRESET_LOADER is None:
+        raise ZooError("presets are found through zoo.registry: import zoo first")
+    return _PRESET_LOADER(name_or_dir)
 MAX_CONFIG_BYTES = 1 << 20        # a zoo model's config.json is a few kB
 # A .keras archive holds 3 members (config.json, metadata.json, model.weights.h5); the largest shipped one
 # inflates to ~11 MB. Its members may inflate to at most the float32 weights of a model at the parameter bound

@@ -8,7 +8,9 @@
     zoo.model_card("ae_mnist")                         that model's card.json as a dict
 
 The registry knows no family: it reads each family's PRESETS (zoo.families) and the Keras classes
-registered under the "zoo" package.
+registered under the "zoo" package. It imports no TensorFlow itself: names, presets, paths and cards are read
+without it (`zoo list`, `zoo info`), and building or loading a model imports the family, and TensorFlow with it,
+then (`prepare_tensorflow`).
 """
 
 import difflib
@@ -17,10 +19,9 @@ import inspect
 import os
 from pathlib import Path
 
-import keras
-
-from zoo import base, families, io
+from zoo import families, io
 from zoo.errors import ZooError
+from zoo.startup import import_tensorflow_quietly
 
 MODEL_FILE, CARD_FILE = io.MODEL_FILE, io.CARD_FILE
 PRESETS = families.PRESETS
@@ -52,15 +53,27 @@ def unknown(name):
     return ZooError(f"unknown model {name!r}{hint} (known: {', '.join(list_models())})")
 
 
-def preset(name):
+def prepare_tensorflow():
+    """TensorFlow and Keras, imported quietly (zoo.startup); what every building or loading path calls first."""
+    import_tensorflow_quietly()
+
+
+def describe(name):
+    """A registered name's preset as its family declares it, without importing the family: "class" and "build"
+    may be names. For listing and describing (`zoo list`, `zoo info`)."""
     if name not in PRESETS:
         raise unknown(name)
     return PRESETS[name]
 
 
+def preset(name):
+    """A registered name's preset with "class" (and "build") as objects: imports its family."""
+    return families.resolve(describe(name))
+
+
 def family(name):
-    """The family module of a registered name."""
-    return families.FAMILIES[preset(name)["family"]]
+    """The family module of a registered name (imported now if it waited)."""
+    return families.module(describe(name)["family"])
 
 
 def family_of_model(model):
@@ -77,6 +90,10 @@ def hook(module, name):
 
 def config_keys(cls):
     """Constructor arguments a model class accepts, up its class chain."""
+    import keras
+
+    from zoo import base
+
     keys = {"name"}
     for klass in cls.__mro__:
         if klass in (keras.Model, keras.layers.Layer, base.ZooModel):
@@ -92,11 +109,14 @@ def create_model(name, pretrained=False, **overrides):
     """A model by registered name: the shipped weights (pretrained=True), or untrained from the preset's config
     with keyword overrides. A preset that `requires` other models (a classifier's encoder) gets them loaded
     pretrained; override one by name, e.g. encoder="cae_mnist"."""
-    p = preset(name)
+    p = describe(name)
     if pretrained:
         if overrides:
             raise ZooError("pretrained=True loads the shipped weights as they are; overrides need pretrained=False")
         return load(name)
+    p = preset(name)
+    import keras
+
     requires = {}
     for key, default in p.get("requires", {}).items():
         source = overrides.pop(key, default)
@@ -122,10 +142,16 @@ build = create_model
 
 
 def _zoo_classes():
+    """Every registered zoo class: a model file may hold any, so every family is imported first."""
+    families.load_all()
+    import keras
+
     return {k for k in keras.saving.get_custom_objects() if k.startswith("zoo>")}
 
 
 def _parameter_count(config):
+    import keras
+
     cls = keras.saving.get_registered_object(config.get("registered_name", ""))
     inner = config.get("config") or {}
     return cls.parameter_count(inner) if cls is not None and hasattr(cls, "parameter_count") else None
@@ -204,4 +230,4 @@ def inference_copy(model):
     return clone
 
 
-base.set_preset_loader(load)
+io.set_preset_loader(load)

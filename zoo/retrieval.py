@@ -180,6 +180,5 @@ def neighbours_command(features_kind="code"):
         print(f"wrote {path}: test image {n} (label {int(y_test[n])}), {same} of its {k} nearest {args.gallery} "
               f"images by {features_kind} ({args.metric}) share its label: {gy[idx].tolist()}")
 
-    what = "the classifier's penultimate features" if features_kind == "penultimate" else "the code"
-    return {"help": f"a test image's nearest training images by {what} (--image N --out fig.png)",
-            "arguments": arguments, "run": run}
+    # Its help is the family's, in NAME_presets.py, so `zoo --help` reads it without importing the family.
+    return {"arguments": arguments, "run": run}

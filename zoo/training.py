@@ -31,7 +31,7 @@ import numpy as np
 import tensorflow as tf
 import keras
 
-from zoo import checks, compat, data as zdata, figures, io, registry
+from zoo import cards, checks, compat, data as zdata, figures, io, registry
 from zoo.errors import NonFiniteLoss, ZooError
 
 STRATEGIES = ("default", "mirrored", "multiworker")
@@ -454,6 +454,8 @@ def remeasure(name_or_folder, *, command=None):
         print(f"{name}: the card's other figures", file=sys.stderr, flush=True)
         card.update(hook(model, data))
     io.write_json_atomic(path, card)
+    if (path.parent / cards.README_FILE).is_file():   # a shipped model's README follows its card
+        cards.write_readme(path.parent)
     return card
 
 
@@ -479,6 +481,9 @@ def publish_run(name, run_folder):
             before = "unreadable card"
     files = {item.name: (lambda path, item=item: (shutil.copytree if item.is_dir() else shutil.copy2)(item, path))
              for item in run_folder.iterdir()}
+    # The model card README, generated from the run's card, swaps in with the rest.
+    card, exports = cards.read_folder(run_folder)
+    files[cards.README_FILE] = lambda path: Path(path).write_text(cards.render_readme(card, exports))
     # Replaced whole: the old folder's exports were made from the old weights and would contradict the new ones.
     io.write_dir_atomic(target, files, keep_existing=False)
     print(f"published {run_folder} to {target}; it replaced a model whose test metrics were: {before}",

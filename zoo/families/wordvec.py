@@ -640,6 +640,14 @@ def build(config, requires):
     return cls(**config)
 
 
+def build_word2vec(config, requires):
+    return build({**config, "class": Word2Vec}, requires)
+
+
+def build_svd(config, requires):
+    return build({**config, "class": SVDWordVectors}, requires)
+
+
 def train(model, data, recipe, fit):
     text = data["train"][0]
     if isinstance(model, SVDWordVectors):
@@ -734,27 +742,6 @@ def _projector_run(model, args, data):
 
 
 COMMANDS = {
-    "neighbours": {"help": "nearest words by cosine (one word), or an analogy (three words)",
-                   "arguments": _neighbours_arguments, "run": _neighbours_run},
-    "projector": {"help": "write vectors.tsv and metadata.tsv for TensorBoard's embedding projector",
-                  "arguments": _projector_arguments, "run": _projector_run},
-}
-
-PRESETS = {
-    "word2vec_shakespeare": {
-        "class": Word2Vec, "data": "tinyshakespeare", "build": lambda c, r: build({**c, "class": Word2Vec}, r),
-        "description": "word2vec skip-gram with negative sampling (100-d, window 5, 5 negatives, subsampling 1e-3, "
-                       "min_count 5) on the training 90% of tinyshakespeare.",
-        "config": dict(dim=100, architecture="skipgram", objective="negative", window=5, negatives=5, sample=1e-3,
-                       min_count=5),
-        "train": dict(epochs=10, batch_size=1024, learning_rate=5e-3),
-    },
-    "svd_shakespeare": {
-        "class": SVDWordVectors, "data": "tinyshakespeare", "build": lambda c, r: build({**c, "class": SVDWordVectors}, r),
-        "description": "Truncated SVD (scipy ARPACK) of the PPMI-weighted co-occurrence matrix (window 5, context "
-                       "counts**0.75), rows of U times S**0.5, 100-d, min_count 5, training 90% of tinyshakespeare.",
-        "config": dict(dim=100, window=5, weighting="count", use_ppmi=True, context_power=0.75, power=0.5,
-                       min_count=5),
-        "train": dict(epochs=1),
-    },
+    "neighbours": {"arguments": _neighbours_arguments, "run": _neighbours_run},
+    "projector": {"arguments": _projector_arguments, "run": _projector_run},
 }
