@@ -34,10 +34,10 @@ demo: setup
 	$(VENV)/bin/zoo demo --out $(DEMO_OUT)
 	@if $(PY) -c "from zoo import data; data.load('mnist')" >/dev/null 2>&1; then \
 	  $(PY) -m export vae_mnist --part decoder --format litert --quantize int8 --out $(DEMO_OUT)/export && \
-	  $(PY) export/examples/run_decoder.py $(DEMO_OUT)/export/decoder_int8.tflite $(DEMO_OUT)/litert_int8_samples.png; \
+	  $(PY) export/examples/run_decoder.py $(DEMO_OUT)/export/decoder_int8.tflite $(DEMO_OUT)/litert_int8_samples.png --figure; \
 	else \
 	  echo "note: no MNIST reachable (set ZOO_DATA_DIR): skipping int8 calibration, running the shipped int8 decoder"; \
-	  $(PY) export/examples/run_decoder.py saved_models/vae_mnist/exports/decoder_int8.tflite $(DEMO_OUT)/litert_int8_samples.png; \
+	  $(PY) export/examples/run_decoder.py saved_models/vae_mnist/exports/decoder_int8.tflite $(DEMO_OUT)/litert_int8_samples.png --figure; \
 	fi
 
 # The static page in web/ (serve it with `python -m http.server -d web 8000`): LiteRT.js from npm, pinned by

@@ -192,6 +192,6 @@ def export_all(model_or_name, parts=("decoder",), formats=("litert",), quantize=
                     progress(f"exporting {job.source.name} {part} litert {q}" + (" io=int8" if io == "int8" else "")
                              + (f" batch={batch}" if batch else "") + " ...")
                 reports.append(to_litert(None, part, q, io, batch=batch, timing=timing, command=command, job=job))
-    if publish:   # the shipped model's card README lists its exports
+    if publish and (Path(job.out).parent / zcards.CARD_FILE).is_file():   # the model card README lists its exports
         zcards.write_readme(Path(job.out).parent)
     return job.out, reports

@@ -104,6 +104,39 @@ def run_zoo(*args, timeout=300, **env):
     return p.returncode, p.stdout, p.stderr
 
 
+def run_zoo_here(*args, **env):
+    """The CLI in this process (zoo.cli.main, with sys.argv and the environment as a user's shell would set them):
+    (exit code, stdout, stderr). What only a fresh process proves (TensorFlow's start-up noise kept off a one-line
+    error, a closed pipe, $ZOO_FAMILIES discovery, a kill) is run_zoo's; everything else is the same code without
+    a TensorFlow start-up per call."""
+    import contextlib
+    import io
+
+    from zoo import cli
+
+    argv = [str(a) for a in args]
+    saved_env = {k: os.environ.get(k) for k in env}
+    saved_argv = sys.argv
+    out, err = io.StringIO(), io.StringIO()
+    cli._UNREACHABLE.clear()   # said once per process: a fresh command says it again
+    try:
+        os.environ.update({k: str(v) for k, v in env.items()})
+        sys.argv = ["zoo", *argv]
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = cli.main(argv)
+            except SystemExit as e:   # argparse's usage errors and --help
+                code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    finally:
+        sys.argv = saved_argv
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return code, out.getvalue(), err.getvalue()
+
+
 class KilledAndResumed:
     """What kill_then_resume leaves for a test's own checks: the second run's CompletedProcess, and the two
     folders' models and cards."""
@@ -162,3 +195,13 @@ def kill_then_resume(command, tmp_path, env, *, phase="main", first_epoch_line=N
     assert result.cards[0]["training"]["final"] == result.cards[1]["training"]["final"]
     assert not (tmp_path / ".resumed.work").exists()   # a finished run removes its backup
     return result
+
+
+# Module fixtures that cost tens of seconds (a dozen LiteRT conversions): every test that uses one is slow.
+SLOW_FIXTURES = {"test_export.py": {"ae", "vae"}}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if SLOW_FIXTURES.get(item.path.name, set()) & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

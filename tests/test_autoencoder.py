@@ -78,6 +78,7 @@ def test_numpy_api_refuses_bad_input(tiny):
         tiny.decode(np.zeros((2, 30)))
 
 
+@pytest.mark.slow
 def test_regularizers_off_is_the_plain_path(rng):
     """Every regularizer switched off explicitly builds exactly the plain network: same layers, same weights
     from the same seed, no training-time randomness or penalty, and the same training trajectory."""
@@ -118,6 +119,7 @@ def test_training_lowers_the_reconstruction_error(rng):
     assert len(history["loss"]) == len(history["val_loss"]) == 3
 
 
+@pytest.mark.slow
 def test_the_shift_recipe_trains_on_shifted_images_as_input_and_target(rng):
     x = rng.random((64, 784)).astype(np.float32)
     seen = {}
@@ -141,6 +143,7 @@ def test_the_shift_recipe_trains_on_shifted_images_as_input_and_target(rng):
         autoencoder.train(m, {"train": (x,), "val": None}, {**recipe, "shift": 14}, recording_fit)
 
 
+@pytest.mark.slow
 def test_linear_autoencoder_finds_the_pca_subspace(rng):
     # Data with a clear top-3 spectrum in 20 dimensions; the linear AE's decoder span must match the
     # top-3 principal directions computed independently by numpy SVD.
@@ -230,6 +233,7 @@ def shipped(name):
 
 @needs_mnist
 @pytest.mark.parametrize("name", ["ae_mnist", "linear_ae_mnist", "dae_mnist"])
+@pytest.mark.slow
 def test_shipped_model_reproduces_its_card(name, splits):
     model, card = shipped(name)
     x, y = splits["test"]
@@ -247,6 +251,7 @@ def test_shipped_model_reproduces_its_card(name, splits):
 
 
 @needs_mnist
+@pytest.mark.slow
 def test_deep_autoencoder_beats_pca_and_linear_one_matches_it(splits, numpy_pca):
     comps, pca_se = numpy_pca
     x = splits["test"][0]

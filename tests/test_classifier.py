@@ -63,6 +63,7 @@ def test_freeze_modes_set_trainable_weights(freeze, trainable_encoder_layers):
     assert len(clf.trainable_weights) == 2 * trainable_encoder_layers + 4
 
 
+@pytest.mark.slow
 def test_frozen_encoder_unchanged_head_changes_after_a_train_step(rng):
     x, y = data(rng)
     clf = zoo.classifier(tiny_ae(), freeze=1)
@@ -75,6 +76,7 @@ def test_frozen_encoder_unchanged_head_changes_after_a_train_step(rng):
     assert all(not np.array_equal(a, b) for a, b in zip(head0, weights_of([clf.head.get_layer("logits")])))
 
 
+@pytest.mark.slow
 def test_fine_tune_hook_trains_head_then_everything(rng):
     x, y = data(rng)
     clf = zoo.classifier(tiny_ae(), freeze="all")
@@ -85,6 +87,7 @@ def test_fine_tune_hook_trains_head_then_everything(rng):
     assert all(not np.array_equal(a, b) for a, b in zip(enc0, weights_of(clf.encoder_weight_layers())))
 
 
+@pytest.mark.slow
 def test_head_phase_alone_leaves_the_encoder_untouched(rng):
     x, y = data(rng)
     clf = zoo.classifier(tiny_ae())
@@ -95,6 +98,7 @@ def test_head_phase_alone_leaves_the_encoder_untouched(rng):
     assert all(not np.array_equal(a, b) for a, b in zip(head0, weights_of([clf.head.get_layer("logits")])))
 
 
+@pytest.mark.slow
 def test_fine_tune_is_seeded(rng):
     x, y = data(rng)
     runs = []
@@ -130,6 +134,7 @@ def test_classifier_builds_on_the_named_pretrained_encoder():
 
 
 @needs_mnist
+@pytest.mark.slow
 def test_shipped_classifiers_reach_their_goals_and_cards(mnist):
     x, y = mnist["test"]
     for name, goal in (("mnist_classifier", 0.012), ("mnist_classifier_100labels", 0.10)):
@@ -248,6 +253,7 @@ def test_bad_inputs_raise_zoo_errors(rng):
 
 # -- end to end -----------------------------------------------------------------------------------------------------
 @needs_mnist
+@pytest.mark.slow
 def test_fine_tuning_on_100_labels_runs_end_to_end_and_beats_the_untrained_head(tmp_path, mnist):
     shipped("ae_mnist")
     x, y = mnist["test"]
@@ -269,6 +275,7 @@ def test_fine_tuning_on_100_labels_runs_end_to_end_and_beats_the_untrained_head(
 
 
 @needs_mnist
+@pytest.mark.slow
 def test_cli_refuses_too_many_labels(capsys, tmp_path, monkeypatch):
     from zoo.__main__ import main
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo import registry
+from zoo import cards, registry
 from zoo.cli import main
 from conftest import HELPERS, ROOT, needs_mnist, run_zoo, user_lines, zoo_env
 
@@ -21,6 +21,7 @@ TINY_SET = ["--set", "hidden_units=[8]", "--set", "latent_dim=2"]
 
 
 # -- in a real process ----------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_a_mistake_is_one_line_and_exit_1_and_debug_shows_the_traceback():
     code, out, err = run_zoo("info", "ae_mnsit")
     assert code == 1 and out == ""
@@ -36,6 +37,7 @@ def test_a_mistake_is_one_line_and_exit_1_and_debug_shows_the_traceback():
     assert code == 1 and err.count("\n") == 1, err
 
 
+@pytest.mark.slow
 def test_a_reader_that_leaves_early_ends_the_command_quietly():
     # 400 extra presets make `zoo list` longer than a pipe buffer, so the write that meets the closed pipe
     # happens inside the command, not only at the final flush.
@@ -52,6 +54,7 @@ def test_a_reader_that_leaves_early_ends_the_command_quietly():
     assert user_lines(p.stderr) == [], p.stderr
 
 
+@pytest.mark.slow
 def test_missing_data_is_one_line(tmp_path):
     code, _, err = run_zoo("evaluate", "ae_mnist", ZOO_DATA_DIR=tmp_path)
     assert code == 1 and user_lines(err) == [f"zoo evaluate: error: ZOO_DATA_DIR is set but {tmp_path / 'mnist.npz'} "
@@ -127,6 +130,7 @@ def _digests(folder):
 
 
 @needs_mnist
+@pytest.mark.slow
 def test_training_writes_runs_and_only_publish_replaces_shipped_weights(zoo_dirs, small_data_dir, monkeypatch, capsys):
     runs, models = zoo_dirs
     monkeypatch.setenv("ZOO_DATA_DIR", str(small_data_dir))
@@ -159,11 +163,15 @@ def test_training_writes_runs_and_only_publish_replaces_shipped_weights(zoo_dirs
     err = capsys.readouterr().err
     assert f"published {run} to {shipped}; it replaced a model whose test metrics were: {old_metrics}" in err
     assert zoo.load("ae_mnist").latent_dim == 2
-    assert sorted(p.name for p in shipped.iterdir()) == ["card.json", "model.keras", "preview.png"]   # old exports gone
+    # old exports gone; the model card README generated from the new card
+    assert sorted(p.name for p in shipped.iterdir()) == ["README.md", "card.json", "model.keras", "preview.png"]
     assert zoo.model_card("ae_mnist") == json.loads((run / "card.json").read_text())
+    assert (shipped / "README.md").read_text() == cards.render_readme(zoo.model_card("ae_mnist"), None)
+    assert zoo.model_card("ae_mnist")["training"]["command"] in (shipped / "README.md").read_text()
 
 
 @needs_mnist
+@pytest.mark.slow
 def test_finetune_with_twelve_labels(zoo_dirs, small_data_dir, monkeypatch, capsys):
     runs, models = zoo_dirs
     monkeypatch.setenv("ZOO_DATA_DIR", str(small_data_dir))

@@ -81,6 +81,7 @@ def test_matched_budget_takes_the_best_quality_that_fits():
 
 
 @needs_mnist
+@pytest.mark.slow
 def test_litert_codec_round_trips_a_tiny_autoencoder(tmp_path, mnist_small):
     import zoo
     from export import api

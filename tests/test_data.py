@@ -104,6 +104,7 @@ def test_as_latents_checks_dim_and_values():
 
 # -- splits and binarization -------------------------------------------------------------------------------------
 @needs_mnist
+@pytest.mark.slow
 def test_validation_split_is_carved_from_train_and_seeded():
     a = data.mnist_splits(validation=1000, seed=3)
     b = data.mnist_splits(validation=1000, seed=3)

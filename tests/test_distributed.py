@@ -47,6 +47,7 @@ def _assert_same_training(got, single, rtol, atol):
         np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
 
 
+@pytest.mark.slow
 def test_mirrored_over_two_logical_cpus_matches_single_process(single, tmp_path):
     _run("mirrored2", tmp_path / "w.npz")
     # Float tolerance only: two replicas sum half-batch gradients in another order than one process does. A
@@ -64,6 +65,7 @@ def _free_ports(n):
     return ports
 
 
+@pytest.mark.slow
 def test_two_worker_processes_match_single_process(single, tmp_path):
     # Two MultiWorkerMirroredStrategy workers on 127.0.0.1, through zoo/compat.py's fit workaround
     # (keras-team/keras#20585). About 15 s on an idle 2-core machine.
@@ -87,6 +89,7 @@ def test_two_worker_processes_match_single_process(single, tmp_path):
     _assert_same_training(_weights(tmp_path / "w0.npz"), single, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_fine_tuning_under_mirrored_matches_single_process(tmp_path):
     _run("default", tmp_path / "one.npz", "finetune")
     _run("mirrored2", tmp_path / "two.npz", "finetune")

@@ -144,6 +144,7 @@ def _brute_force_visible(bm):
     return {k: v / z for k, v in p.items()}
 
 
+@pytest.mark.slow
 def test_boltzmann_machine_learns_the_encoder_distribution_by_annealing():
     data, mask = E.encoder_problem(4)               # 4-2-4: 8 visible units, 2 hidden, V1 and V2 unconnected
     assert E.BoltzmannMachine(8, 2, connectivity=mask, init_scale=0.0).kl_to(data) == pytest.approx(np.log(256 / 4))
@@ -189,6 +190,7 @@ def test_exact_statistics_equal_brute_force_and_the_annealed_sampler_estimates_t
     assert np.abs(sampled / (20_000 * 20) - neg).max() < 0.01
 
 
+@pytest.mark.slow
 def test_exact_statistics_training_is_the_same_rule_without_noise():
     data, mask = E.encoder_problem(4, hidden=3)          # 4-3-4: the code has room to spare
     bm = E.BoltzmannMachine(8, 3, connectivity=mask, seed=0)
@@ -260,6 +262,7 @@ def trained_small_rbm():
 
 
 @needs_mnist
+@pytest.mark.slow
 def test_ais_matches_the_exact_log_partition_of_a_trained_small_rbm(trained_small_rbm):
     m, _ = trained_small_rbm
     exact = m.exact_log_partition()
@@ -273,6 +276,7 @@ def test_ais_matches_the_exact_log_partition_of_a_trained_small_rbm(trained_smal
 
 
 @needs_mnist
+@pytest.mark.slow
 def test_pcd_training_raises_the_exact_likelihood_and_the_pieces_agree_with_numpy(trained_small_rbm):
     m, splits = trained_small_rbm
     xb = zoo.data.binarize(splits["test"][0][:300], 0)
@@ -306,6 +310,7 @@ def test_pcd_training_raises_the_exact_likelihood_and_the_pieces_agree_with_nump
 
 
 @needs_mnist
+@pytest.mark.slow
 def test_rbm_samples_save_load_classifier_and_export(trained_small_rbm, tmp_path):
     m, splits = trained_small_rbm
     s = m.sample(4, seed=3, gibbs_steps=20)
@@ -390,6 +395,7 @@ def _train_command(out):
 
 
 @needs_mnist
+@pytest.mark.slow
 def test_sigkill_mid_training_then_the_same_command_gives_bit_identical_weights(tmp_path, small_data_dir):
     env = zoo_env(ZOO_DATA_DIR=small_data_dir, ZOO_RUNS_DIR=tmp_path / "runs", ZOO_MODELS_DIR=tmp_path / "models")
     run = kill_then_resume(_train_command, tmp_path, env)

@@ -106,6 +106,7 @@ def float32_bound(job, part, outputs):
 
 
 # -- tolerances, measured again from the files ---------------------------------------------------------------------
+@pytest.mark.slow
 def test_float32_litert_matches_keras_and_numpy(tiny_ae, ae, splits):
     out, r = ae
     job = export.prepare(tiny_ae, out=out)
@@ -150,6 +151,7 @@ class _Off:
 
 
 @pytest.mark.parametrize("scale", [1e4, 1e-4])
+@pytest.mark.slow
 def test_the_float32_bound_scales_with_the_outputs(scale, tmp_path):
     """max_abs_bound is relative to the Keras outputs, neither absolute nor floored nor loose: on outputs ~1e4
     a file 8 ulps off passes (an absolute 1e-5 is under 1 ulp there), and a file off by 1e-4 relative (840
@@ -218,6 +220,7 @@ def test_int8_decoder_bce_within_2pct_of_float(tiny_ae, ae, splits, io):
     assert np.mean(np.abs(export.LiteRTRunner(out / rep["file"])([z[:100]])[0] - numpy_decoder(tiny_ae, z[:100]))) > 0
 
 
+@pytest.mark.slow
 def test_int8_vae_decoder_within_2pct(tiny_vae, vae, splits):
     rep = vae[1]["decoder_int8"]
     x = splits["test"][0]
@@ -227,6 +230,7 @@ def test_int8_vae_decoder_within_2pct(tiny_vae, vae, splits):
     assert abs(exported - keras_float) / keras_float <= 0.02 and rep["passed"]
 
 
+@pytest.mark.slow
 def test_int8_io_scale_and_zero_point(ae):
     out, r = ae
     rep = r[("decoder", "int8", "int8", None)]
@@ -237,6 +241,7 @@ def test_int8_io_scale_and_zero_point(ae):
     assert "scale" not in r[("decoder", "int8", "float", None)]["inputs"][0]
 
 
+@pytest.mark.slow
 def test_savedmodel_within_the_float32_bound(tiny_ae, ae, splits, vae, tiny_vae):
     out, r = ae
     assert r["savedmodel"]["max_abs_diff"] <= r["savedmodel"]["max_abs_bound"] and r["savedmodel"]["passed"]
@@ -299,6 +304,7 @@ def test_builtin_ops_only(ae):
 
 
 # -- where files go ---------------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_default_folder_is_under_runs(tiny_ae, tmp_path, monkeypatch):
     monkeypatch.setenv("ZOO_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("ZOO_MODELS_DIR", str(tmp_path / "models"))
@@ -309,10 +315,11 @@ def test_default_folder_is_under_runs(tiny_ae, tmp_path, monkeypatch):
         export.to_litert(tiny_ae, "encoder", "none", publish=True, timing=False)
 
 
+@pytest.mark.slow
 def test_cli_publish_writes_into_saved_models_and_says_so(tiny_ae, tmp_path, monkeypatch, capfd):
     from export.__main__ import main
 
-    zoo.registry.save_model(tiny_ae, tmp_path / "models" / "ae_mnist")
+    zoo.registry.save_model(tiny_ae, tmp_path / "models" / "ae_mnist", {"name": "ae_mnist", "family": "autoencoder"})
     monkeypatch.setenv("ZOO_MODELS_DIR", str(tmp_path / "models"))
     monkeypatch.setenv("ZOO_RUNS_DIR", str(tmp_path / "runs"))
     assert main(["ae_mnist", "--part", "encoder", "--quantize", "none", "--publish", "--no-latency"]) == 0
@@ -326,6 +333,8 @@ def test_cli_publish_writes_into_saved_models_and_says_so(tiny_ae, tmp_path, mon
     assert entry["max_abs_diff"] <= entry["max_abs_bound"] == entry["checks"]["max_abs_diff"]["bound"]
     assert manifest["source"] == "../model.keras" and manifest["commands"][-1].endswith("--publish --no-latency")
     assert not (tmp_path / "runs").exists() and not [p for p in folder.iterdir() if p.name.startswith(".")]
+    # the model card README now lists the published file
+    assert "`encoder_float32.tflite`" in (folder.parent / "README.md").read_text()
 
 
 # -- refusals ---------------------------------------------------------------------------------------------------------
@@ -532,6 +541,7 @@ def test_example_refuses_what_is_not_a_decoder(ae, vae, tmp_path):
     assert not png.exists()
 
 
+@pytest.mark.slow
 def test_example_survives_byte_mutations(ae, tmp_path):
     """50 seeded mutations of a real decoder file: each run writes a well-formed PNG (exit 0) or refuses in one
     line (exit 1); no traceback, no crash, no other exit status."""
@@ -583,6 +593,7 @@ def test_example_refuses_every_mutation_of_a_shipped_decoder_beside_its_manifest
 # -- shipped exports -------------------------------------------------------------------------------------------------
 @pytest.mark.skipif(not SHIPPED, reason="no exports shipped in saved_models/")
 @pytest.mark.parametrize("manifest_path", SHIPPED, ids=lambda p: p.parent.parent.name)
+@pytest.mark.slow
 def test_shipped_exports_match_the_shipped_model(manifest_path):
     folder = manifest_path.parent
     manifest = json.loads(manifest_path.read_text())

@@ -155,6 +155,7 @@ def test_untrained_model_is_keras_native(tiny):
 
 # -- the API end to end ------------------------------------------------------------------------------------------
 @needs_mnist
+@pytest.mark.slow
 def test_train_writes_a_card_with_real_figures(trained, mnist):
     model, card, folder = trained
     assert folder.is_dir() and {"model.keras", "card.json", "preview.png"} <= {p.name for p in folder.iterdir()}
@@ -267,6 +268,7 @@ def test_cli_in_process_sample_and_info(trained, places, capsys):
 
 # -- the command line, in fresh processes -------------------------------------------------------------------------
 @needs_mnist
+@pytest.mark.slow
 def test_command_line_lists_trains_evaluates_draws_and_exports(tiny, places, small_data_dir):
     """The commands a user runs, each in its own process, on a cut-down MNIST (what is shown is that the core
     drives a family it does not know; the figures on real data are the in-process tests' above)."""

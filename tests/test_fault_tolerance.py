@@ -30,7 +30,9 @@ def _train_command(name, out):
 
 
 @needs_mnist
-@pytest.mark.parametrize("name", ["ae_mnist", "vae_mnist", "cvae_mnist"])
+# One model per training loop: the autoencoder's, and the VAE's (the conditional one, whose loop also carries the labels).
+@pytest.mark.parametrize("name", ["ae_mnist", "cvae_mnist"])
+@pytest.mark.slow
 def test_sigkill_mid_training_then_the_same_command_gives_bit_identical_weights(name, tmp_path, small_data_dir):
     env = zoo_env(ZOO_DATA_DIR=small_data_dir, ZOO_RUNS_DIR=tmp_path / "runs", ZOO_MODELS_DIR=tmp_path / "models")
     run = kill_then_resume(lambda out: _train_command(name, out), tmp_path, env, first_epoch_line="Epoch 1/3")
@@ -59,6 +61,7 @@ class CountBatches(keras.callbacks.Callback):
     ("dae_mnist", {"latent_dim": 16}),                            # the corruption layer's seed generators
     ("ae_mnist", {**TINY, "hidden_dropout": 0.3}),                # dropout's seed generators
 ], ids=["vae", "denoising", "dropout"])
+@pytest.mark.slow
 def test_a_resumed_fit_draws_the_random_numbers_an_uninterrupted_one_draws(name, config, tmp_path, rng):
     x = (rng.random((256, 784)) < 0.3).astype(np.float32)
     args = dict(epochs=2, batch_size=64, seed=5, verbose=0)
@@ -133,6 +136,7 @@ def test_training_data_with_nan_is_refused(rng):
 
 # -- a run's identity ---------------------------------------------------------------------------------------------
 @needs_mnist
+@pytest.mark.slow
 def test_a_resume_with_another_identity_is_refused_and_restart_discards_it(tmp_path, small_data_dir, monkeypatch):
     monkeypatch.setenv("ZOO_DATA_DIR", str(small_data_dir))
     out = tmp_path / "run"
@@ -179,6 +183,7 @@ def test_a_resume_with_another_identity_is_refused_and_restart_discards_it(tmp_p
 
 
 @needs_mnist
+@pytest.mark.slow
 def test_a_run_that_failed_before_any_checkpoint_blocks_nothing(zoo_dirs, small_data_dir, monkeypatch):
     runs, _ = zoo_dirs
     monkeypatch.setenv("ZOO_DATA_DIR", str(small_data_dir))
@@ -195,6 +200,7 @@ def test_a_run_that_failed_before_any_checkpoint_blocks_nothing(zoo_dirs, small_
 
 
 @needs_mnist
+@pytest.mark.slow
 def test_a_second_training_into_the_same_folder_is_refused_while_the_first_runs(tmp_path, small_data_dir, monkeypatch):
     """Two runs into one --out would share one backup, and a resume would mix them. A lock held on the work
     folder, as a running training holds it (flock from another open file, as another process would), refuses the
@@ -272,6 +278,7 @@ def _tiny_saved(folder, card):
     return model
 
 
+@pytest.mark.slow
 def test_a_swap_killed_between_its_two_renames_is_recovered_on_the_next_start(zoo_dirs, rng):
     _, models = zoo_dirs
     x = rng.random((3, 784), dtype=np.float32)
@@ -356,6 +363,7 @@ def test_saved_files_get_the_permissions_the_umask_gives(tmp_path, mask, folder_
 
 
 @needs_mnist
+@pytest.mark.slow
 def test_a_resume_onto_another_starting_encoder_is_refused(tmp_path, small_data_dir, monkeypatch):
     # A classifier's run names its encoder, not its weights: re-training the encoder between a kill and the resume
     # must not restore the old run's checkpoint onto the new starting point.

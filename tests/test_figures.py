@@ -270,6 +270,24 @@ def test_scatter_xy_captions_each_point():
     assert len(ax.collections[0].get_offsets()) == 3
 
 
+def test_scatter_xy_places_captions_in_order_without_overlap_and_keeps_every_point():
+    rng = np.random.default_rng(0)
+    points = np.concatenate([rng.normal(0, 0.05, (150, 2)), [[3.0, 3.0], [-3.0, -3.0]]])
+    words = [f"word{i}" for i in range(len(points))]
+    fig = figures.scatter_xy(points, title="t", xlabel="x", ylabel="y", labels=words,
+                             label_order=[151, 150, *range(150)], groups={"corners": [150, 151]}, bold=[151])
+    ax = main_axes(fig)
+    texts = [t.get_text() for t in ax.texts]
+    assert texts[:2] == ["word151", "word150"] and ax.texts[0].get_fontweight() == "bold"
+    assert 2 < len(texts) < len(points)  # the pile cannot caption all 150 legibly
+    assert len(ax.collections[0].get_offsets()) == len(points)
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in ax.texts]
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    assert "corners" in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any(f"{len(texts)} of {len(points)} points captioned" == t.get_text() for t in fig.texts)
+
+
 # ----------------------------------------------------------------------------- save
 
 def small_figure():

@@ -16,7 +16,7 @@ from zoo import registry, training
 from zoo.errors import ZooError
 from zoo.families import gan
 from zoo.layers.minibatch import MinibatchDiscrimination
-from conftest import ROOT, kill_then_resume, needs_mnist, run_zoo, user_lines, zoo_env
+from conftest import ROOT, kill_then_resume, needs_mnist, run_zoo_here, user_lines, zoo_env
 from tolerances import assert_f32_close
 
 TINY = dict(latent_dim=8, g_filters=[8, 4], d_filters=[4, 8])
@@ -149,6 +149,7 @@ def test_mode_counter_on_synthetic_sets(rng):
     np.testing.assert_allclose(gan.mode_statistics(skewed)[0]["kl_to_uniform"], np.sum(p * np.log(p * 1000)))
 
 
+@pytest.mark.slow
 def test_stacked_mode_counter_with_the_judge_finds_the_modes_put_in():
     clf = gan.judge()
     if clf is None:
@@ -206,6 +207,7 @@ class FreezeG(keras.callbacks.Callback):
 SMALL = dict(latent_dim=16, g_filters=[16, 8], d_filters=[8, 16])
 
 
+@pytest.mark.slow
 def test_the_game_moves_d_accuracy_toward_one_half():
     """The same D, seed and steps, against a G that learns and against a frozen G: the game keeps D's
     accuracy nearer 0.5 and its D(G(z)) far from 0."""
@@ -222,6 +224,7 @@ def test_the_game_moves_d_accuracy_toward_one_half():
     assert game["d_fake"] > 5 * alone["d_fake"], figures
 
 
+@pytest.mark.slow
 def test_divergence_is_reported_with_its_epoch_before_it_is_checkpointed(tmp_path):
     guard = gan.DivergenceGuard()
     with pytest.raises(gan.GANDiverged, match="at epoch 4: d_loss became NaN"):
@@ -246,6 +249,7 @@ def test_divergence_is_reported_with_its_epoch_before_it_is_checkpointed(tmp_pat
 
 
 @needs_mnist
+@pytest.mark.slow
 def test_sigkill_mid_training_then_the_same_command_gives_bit_identical_weights(tmp_path, small_data_dir):
     env = zoo_env(ZOO_DATA_DIR=small_data_dir, ZOO_RUNS_DIR=tmp_path / "runs", ZOO_MODELS_DIR=tmp_path / "models")
 
@@ -263,6 +267,7 @@ def test_sigkill_mid_training_then_the_same_command_gives_bit_identical_weights(
     assert not (tmp_path / "runs" / "cgan_mnist.grids").exists()
 
 
+@pytest.mark.slow
 def test_resumed_fit_restores_both_optimizers_and_the_noise_generator(tmp_path):
     x = np.random.default_rng(1).random((192, 784), dtype=np.float32)
     args = dict(batch_size=64, learning_rate=1e-3, seed=5, verbose=0)
@@ -311,6 +316,7 @@ def test_unrolled_generator_step_sees_through_the_discriminators_update():
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-9)
 
 
+@pytest.mark.slow
 def test_save_load_round_trip_is_exact(tmp_path):
     x, y = digits(128)
     for name in ("cgan_mnist", "dcgan_stacked_mnist"):
@@ -338,15 +344,16 @@ def shipped(name):
     return zoo.load(name)
 
 
+@pytest.mark.slow
 def test_cli_sample_draws_the_requested_digits(tmp_path):
     clf = gan.judge()
     model = shipped("cgan_mnist")
     if clf is None:
         pytest.skip("needs mnist_classifier")
-    code, out, err = run_zoo("sample", "cgan_mnist", "--labels", "0,1,2,3,4,5,6,7,8,9", "--seed", "3",
+    code, out, err = run_zoo_here("sample", "cgan_mnist", "--labels", "0,1,2,3,4,5,6,7,8,9", "--seed", "3",
                              "--out", tmp_path / "c.png")
     assert code == 0 and (tmp_path / "c.png").is_file() and "10 samples" in out, user_lines(err)
-    code, out, err = run_zoo("sample", "dcgan_mnist", "-n", "64", "--out", tmp_path / "d.png")
+    code, out, err = run_zoo_here("sample", "dcgan_mnist", "-n", "64", "--out", tmp_path / "d.png")
     assert code == 0 and (tmp_path / "d.png").stat().st_size > 1000 and "64 samples" in out, user_lines(err)
     labels = np.repeat(np.arange(10), 20)
     agreement = np.mean(clf.classify(model.sample(len(labels), labels=labels, seed=3)) == labels)
@@ -404,6 +411,7 @@ def test_device_example_draws_a_grid_without_tensorflow(tmp_path):
     assert p.returncode == 1 and "not a LiteRT model" in p.stderr and not (tmp_path / "b.png").exists()
 
 
+@pytest.mark.slow
 def test_plain_keras_load_predict_and_saved_model_export(tmp_path):
     """A GAN file is a plain Keras model too: keras.saving.load_model gives the same D, predict agrees with
     call, and model.export serves D's probabilities."""
@@ -423,6 +431,7 @@ def test_plain_keras_load_predict_and_saved_model_export(tmp_path):
                                atol=1e-5)
 
 
+@pytest.mark.slow
 def test_the_auxiliary_classifier_adds_its_cross_entropy_to_both_losses(rng, tmp_path):
     """AC-GAN's term, recomputed in numpy from D's class logits: with aux_weight w, D's loss gains w * CE on the real
     images' labels and G's on the requested labels of its samples; a zero weight leaves the plain losses."""
@@ -458,6 +467,7 @@ class RecordRates(keras.callbacks.Callback):
         self.rates.append([float(o.learning_rate) for o in (self.model.g_optimizer, self.model.d_optimizer)])
 
 
+@pytest.mark.slow
 def test_a_learning_rate_schedule_reaches_both_optimizers():
     """fit's lr_schedule="cosine" is a schedule on the optimizer it compiles with; both Adams must follow it, not
     freeze its first value."""

@@ -98,6 +98,7 @@ def test_from_preset_checks_the_class(name):
 
 # -- call, predict, evaluate ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", SHIPPED)
+@pytest.mark.slow
 def test_call_predict_and_evaluate_take_every_layout(name, test_images):
     model = loaded(name)
     x, y = test_images
@@ -165,6 +166,7 @@ def test_evaluate_reports_the_models_own_loss(name, test_images):
 
 # -- export ----------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", SHIPPED)
+@pytest.mark.slow
 def test_export_serves_what_call_computes(name, test_images, tmp_path):
     model = loaded(name)
     x, y = test_images

@@ -57,6 +57,7 @@ def test_tie_holds_exactly_during_training():
     assert not np.allclose(before, np.asarray(enc.kernel)), "training did not move the kernel"
 
 
+@pytest.mark.slow
 def test_regularized_tied_model_keeps_tie_after_training_and_reload(tmp_path):
     import zoo
 

@@ -115,6 +115,11 @@ def test_list_and_info_say_what_the_registry_holds():
 def test_import_zoo_is_cheap_until_a_model_is_touched():
     heavy, _ = heavy_modules_after("import zoo\nassert zoo.list_models('*vae*')\nzoo.model_card('ae_mnist')")
     assert heavy == []
+
+
+@pytest.mark.slow
+def test_touching_a_model_class_imports_tensorflow_then():
+    """The probe above can see TensorFlow: the first model class read through `zoo` imports it."""
     heavy, _ = heavy_modules_after("import zoo\nzoo.Autoencoder")
     assert "tensorflow" in heavy and "keras" in heavy
 
@@ -146,3 +151,29 @@ def test_a_lazy_family_that_breaks_on_import_is_one_line(monkeypatch):
     with pytest.raises(ZooError, match="family phantom: its module zoo.families.no_such_module failed to import"):
         families.resolve(families.PRESETS["phantom_model"])
     monkeypatch.delitem(families.BROKEN, "phantom", raising=False)
+
+
+FAMILY_TESTS = {"autoencoder": "test_autoencoder.py", "vae": "test_vae.py", "classifier": "test_classifier.py",
+                "perceptron": "test_perceptron.py", "wordvec": "test_wordvec.py", "energy": "test_energy.py",
+                "recurrent": "test_recurrent.py", "gan": "test_gan.py", "rl": "test_rl.py"}
+
+
+def quick_tests(path):
+    """Names of the test functions in a file that carry no slow marker (read from the source)."""
+    names = []
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+            marks = [ast.unparse(d) for d in node.decorator_list]
+            if not any("mark.slow" in m for m in marks):
+                names.append(node.name)
+    return names
+
+
+def test_the_quick_subset_touches_every_family():
+    """`pytest -m "not slow"` keeps tests of every family (each family's own test file), and every family of
+    the zoo has one."""
+    from zoo import families
+
+    assert set(FAMILY_TESTS) == set(families.LAZY) | set(families.FAMILIES)
+    for family, name in FAMILY_TESTS.items():
+        assert len(quick_tests(ROOT / "tests" / name)) >= 3, f"{family}: too few quick tests in {name}"

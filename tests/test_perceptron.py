@@ -15,7 +15,7 @@ import zoo
 from zoo import figures, training
 from zoo.errors import ZooError
 from zoo.families import perceptron as P
-from conftest import ROOT, run_zoo, zoo_env, kill_then_resume
+from conftest import ROOT, run_zoo_here, zoo_env, kill_then_resume
 
 
 def numpy_rule(x, y, w, b, lr, epochs):
@@ -112,7 +112,9 @@ def test_xor_analysis_reports_what_the_rule_does():
 def test_mlp_solves_xor_by_backprop():
     model = zoo.create_model("mlp_xor")
     x, y, _ = P.truth_table("xor")
-    model.fit(x, y, batch_size=4, epochs=300, verbose=0)
+    # 300 full-batch updates as one epoch of 300 copies of the table (each batch of 4 is the whole table, so the
+    # updates are those of 300 epochs; one epoch spares Keras' per-epoch overhead)
+    model.fit(np.tile(x, (300, 1)), np.tile(y, 300), batch_size=4, epochs=1, shuffle=False, verbose=0)
     assert model.test_metrics()["errors"] == 0
     p = model.probability(x)
     assert np.all(np.abs(p - y) < 0.2)
@@ -162,6 +164,7 @@ def test_save_and_load_round_trip(tmp_path):
         assert np.array_equal(a, b)
 
 
+@pytest.mark.slow
 def test_decision_figure_rings_exactly_the_mistakes(tmp_path):
     unit = P.Perceptron(input_dim=2, table="xor")
     unit.learn(epochs=5)
@@ -191,16 +194,18 @@ def test_exported_int8_unit_decides_like_keras():
 
 # -- resume after SIGKILL ----------------------------------------------------------------------------------------------------
 def _cmd(out):
-    return [sys.executable, "-m", "zoo", "train", "mlp_xor", "--epochs", "60", "--seed", "2", "--verbose", "2",
+    return [sys.executable, "-m", "zoo", "train", "mlp_xor", "--epochs", "12", "--seed", "2", "--verbose", "2",
             "--out", str(out)]
 
 
+@pytest.mark.slow
 def test_sigkill_mid_training_then_the_same_command_gives_bit_identical_weights(tmp_path):
     env = zoo_env(ZOO_RUNS_DIR=tmp_path / "runs", ZOO_MODELS_DIR=tmp_path / "models")
-    run = kill_then_resume(_cmd, tmp_path, env, phase="backprop", first_epoch_line="Epoch 1/60", settle=0.3)
-    assert run.cards[1]["training"]["epochs_run"] == 60
+    run = kill_then_resume(_cmd, tmp_path, env, phase="backprop", first_epoch_line="Epoch 1/12", settle=0.3)
+    assert run.cards[1]["training"]["epochs_run"] == 12
 
 
+@pytest.mark.slow
 def test_zoo_train_perceptron_records_the_rule(zoo_dirs):
     model, card, _ = training.train("perceptron", verbose=0, seed=5)
     assert card["metrics"]["errors"] == 0 and card["truth_table"]["name"] == "festival"
@@ -208,8 +213,9 @@ def test_zoo_train_perceptron_records_the_rule(zoo_dirs):
     assert first is not None and card["rule"]["errors_per_epoch"][first - 1] == 0
 
 
+@pytest.mark.slow
 def test_zoo_evaluate_measures_a_preset_without_a_data_set():
-    code, out, err = run_zoo("evaluate", "mlp_xor")
+    code, out, err = run_zoo_here("evaluate", "mlp_xor")
     assert code == 0, err
     got, want = json.loads(out), zoo.load("mlp_xor").test_metrics()
     assert got["model"] == "mlp_xor" and got["errors"] == want["errors"] == 0

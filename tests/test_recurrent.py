@@ -14,7 +14,7 @@ from zoo import registry
 from zoo.errors import ZooError
 from zoo.families import recurrent
 from zoo.layers.rnn_cells import ElmanCell, GRUCell, LSTMCell, SlidingWindow
-from conftest import run_zoo, user_lines, zoo_env, kill_then_resume
+from conftest import run_zoo_here, user_lines, zoo_env, kill_then_resume
 
 B, T, D, U = 3, 9, 5, 4
 VOCAB = recurrent.SHAKESPEARE_VOCABULARY
@@ -154,6 +154,7 @@ def test_stepwise_and_chunked_paths_equal_the_one_shot_call(models, kind):
 
 
 @pytest.mark.parametrize("kind", ["window", "lstm"])
+@pytest.mark.slow
 def test_nats_per_char_equals_numpy_cross_entropy_of_the_call(models, kind):
     m = models[kind]
     text = "First Citizen:\nBefore we proceed any further, hear me speak.\n" * 7   # < 512: one stream
@@ -167,6 +168,7 @@ def test_nats_per_char_equals_numpy_cross_entropy_of_the_call(models, kind):
     assert metrics["bits_per_char"] == pytest.approx(metrics["nats_per_char"] / math.log(2))
 
 
+@pytest.mark.slow
 def test_nats_per_char_carries_the_state_across_chunks_and_streams(models):
     m = models["lstm"]
     rng = np.random.default_rng(3)
@@ -182,6 +184,7 @@ def test_nats_per_char_carries_the_state_across_chunks_and_streams(models):
     assert got == pytest.approx(want / 699, rel=1e-5)
 
 
+@pytest.mark.slow
 def test_generate_is_seeded_continues_the_prompt_and_greedy_is_the_argmax(models):
     m = models["gru"]
     a = m.generate("ROMEO:", 40, temperature=0.9, seed=7)
@@ -240,6 +243,7 @@ def test_save_and_load_round_trip_exactly(models, tmp_path):
     assert back.generate("KING:", 30, seed=1) == m.generate("KING:", 30, seed=1)
 
 
+@pytest.mark.slow
 def test_a_training_step_lowers_the_loss_on_repeated_text():
     m = tiny("lstm")
     text = "to be or not to be, that is the question. " * 40
@@ -267,6 +271,7 @@ def _train_command(out):
             "--verbose", "2", "--out", str(out)]
 
 
+@pytest.mark.slow
 def test_sigkill_mid_training_then_the_same_command_gives_bit_identical_weights(tmp_path, text_data_dir):
     env = zoo_env(ZOO_DATA_DIR=text_data_dir, ZOO_RUNS_DIR=tmp_path / "runs", ZOO_MODELS_DIR=tmp_path / "models")
     run = kill_then_resume(_train_command, tmp_path, env, first_epoch_line="Epoch 1/2", timeout=300)
@@ -274,14 +279,14 @@ def test_sigkill_mid_training_then_the_same_command_gives_bit_identical_weights(
     assert run.cards[1]["metrics"] == run.cards[0]["metrics"]
 
     # the CLI's generate on the trained folder: seeded, and its bad input is one line, exit 1
-    code, out, err = run_zoo("generate", tmp_path / "resumed", "--prompt", "ROMEO:", "--length", "50",
+    code, out, err = run_zoo_here("generate", tmp_path / "resumed", "--prompt", "ROMEO:", "--length", "50",
                              "--temperature", "0.8", "--seed", "1", ZOO_DATA_DIR=text_data_dir)
     assert code == 0, err
     model = zoo.load(tmp_path / "resumed")
     assert out.rstrip("\n") == model.generate("ROMEO:", 50, temperature=0.8, seed=1)
     # one bad prompt through the CLI (the empty prompt, temperature and length bounds are the same checks,
     # tested in-process above; each CLI row costs a TensorFlow start-up)
-    code, out, err = run_zoo("generate", tmp_path / "resumed", "--prompt", "ROMEO: ü", ZOO_DATA_DIR=text_data_dir)
+    code, out, err = run_zoo_here("generate", tmp_path / "resumed", "--prompt", "ROMEO: ü", ZOO_DATA_DIR=text_data_dir)
     lines = user_lines(err)
     assert code == 1 and len(lines) == 1 and "outside the model's" in lines[0], err
 
@@ -291,6 +296,7 @@ SHIPPED = registry.saved_models_dir() / "char_lstm_shakespeare"
 
 
 @pytest.mark.skipif(not (SHIPPED / "model.keras").is_file(), reason="char_lstm_shakespeare is not shipped")
+@pytest.mark.slow
 def test_litert_float32_step_generates_the_same_500_characters_greedily(tmp_path):
     from export import litert
     m = zoo.load("char_lstm_shakespeare")
@@ -311,6 +317,7 @@ INT8 = SHIPPED / "exports" / "step_int8.tflite"
 
 
 @pytest.mark.skipif(not INT8.is_file(), reason="the int8 step export is not shipped")
+@pytest.mark.slow
 def test_shipped_int8_step_nats_per_char_is_within_2_percent_of_keras():
     from export import litert
     m = zoo.load("char_lstm_shakespeare")
@@ -333,6 +340,7 @@ SRN = registry.saved_models_dir() / "char_srn_shakespeare" / "model.keras"
 
 
 @pytest.mark.skipif(not SRN.is_file(), reason="char_srn_shakespeare is not shipped")
+@pytest.mark.slow
 def test_a_shipped_model_is_plain_keras_load_call_evaluate():
     plain = keras.saving.load_model(SRN)
     model = zoo.load("char_srn_shakespeare")

@@ -124,6 +124,7 @@ def test_a_resave_carries_over_files_it_does_not_write(tmp_path):
     assert zoo.model_card(folder) == {"name": "again"}
 
 
+@pytest.mark.slow
 def test_the_saved_file_holds_no_optimizer_state(tmp_path, rng):
     # A pretrained file is for inference and fine-tuning: Adam's moments would triple its size.
     model = zoo.create_model("ae_mnist", **TINY)

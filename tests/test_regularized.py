@@ -54,6 +54,7 @@ def test_presets_are_one_class_with_their_regularizers():
 
 
 @pytest.mark.parametrize("name", NAMES)
+@pytest.mark.slow
 def test_save_load_round_trip(name, tmp_path):
     model, _ = trained(name, hidden_dropout=0.2)
     folder = zoo.registry.save_model(model, tmp_path / name, card={"name": name})
@@ -253,6 +254,7 @@ def test_shipped_model_reproduces_its_card(name, test_split):
         assert expected < 0.1 * card["denoising"]["results"]["gaussian_0.5"]["noisy_input"]["squared_error_per_image"]
 
 
+@pytest.mark.slow
 def test_train_stacked_writes_a_folder_with_layerwise_pretraining(tmp_path):
     try:
         zoo.data.load("mnist")

@@ -11,7 +11,7 @@ from scipy.spatial.distance import cdist
 import zoo
 from zoo import retrieval
 from zoo.errors import ZooError
-from conftest import ROOT, needs_mnist, run_zoo, user_lines
+from conftest import ROOT, needs_mnist, run_zoo_here, user_lines
 
 
 def brute(q, g, k, metric):
@@ -76,11 +76,12 @@ def test_penultimate_features_are_the_heads_hidden_layer(mnist_small):
 
 
 @needs_mnist
+@pytest.mark.slow
 def test_zoo_neighbours_writes_the_figure_of_the_true_neighbours(tmp_path):
     from zoo import data
 
     out = tmp_path / "n.png"
-    code, stdout, stderr = run_zoo("neighbours", "ae_mnist", "--image", "5", "--out", out, "-k", "6")
+    code, stdout, stderr = run_zoo_here("neighbours", "ae_mnist", "--image", "5", "--out", out, "-k", "6")
     assert code == 0, stderr
     assert out.is_file() and out.stat().st_size > 5000
     # the labels it prints are those of the 6 nearest training images, found here independently
@@ -98,8 +99,9 @@ def test_zoo_neighbours_writes_the_figure_of_the_true_neighbours(tmp_path):
     (["neighbours", "perceptron", "--image", "0", "--out", "x.png"], "has no 'neighbours' command", 1),
     (["neighbours", "ae_mnist", "--out", "x.png"], "the following arguments are required: --image", 2),
 ])
+@pytest.mark.slow
 def test_neighbours_bad_arguments_are_one_line(args, message, status, tmp_path):
-    code, _, stderr = run_zoo(*[str(tmp_path / a) if a.startswith("x.") else a for a in args])
+    code, _, stderr = run_zoo_here(*[str(tmp_path / a) if a.startswith("x.") else a for a in args])
     lines = user_lines(stderr)
     assert code == status and message in lines[-1], stderr
     if status == 1:

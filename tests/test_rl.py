@@ -18,7 +18,7 @@ import zoo.rl
 from zoo.errors import ZooError
 from zoo.families.rl import dqn, envs, replay, tabular
 from zoo.families.rl.policy import LinearPolicy, hill_climb
-from conftest import ROOT, kill_then_resume, run_zoo, user_lines, zoo_env
+from conftest import ROOT, kill_then_resume, run_zoo_here, user_lines, zoo_env
 from tolerances import assert_f32_close
 
 SHIPPED = ROOT / "saved_models" / "dqn_cartpole"
@@ -56,6 +56,7 @@ def test_q_learning_converges_to_the_classic_normalized_table_to_the_integer(eta
     np.testing.assert_allclose(q, q_star, atol=0.5 if eta is None else 2.0)
 
 
+@pytest.mark.slow
 def test_greedy_exploration_alone_does_not_find_the_table_but_epsilon_greedy_does():
     q_star = tabular.value_iteration_q(envs.six_room_rewards(), gamma=0.8)
     stuck = tabular.q_learning(episodes=300, epsilon=0.0, seed=0)     # greedy from Q = 0 keeps taking the first door
@@ -208,6 +209,7 @@ def test_dqn_is_a_keras_model_whose_act_is_the_argmax_of_its_q_values(rng):
 
 @pytest.mark.parametrize("double_q, target_update", [(False, 0), (False, 10), (True, 10)],
                          ids=["plain", "target", "double"])
+@pytest.mark.slow
 def test_dqn_td_errors_match_a_numpy_reference(double_q, target_update, rng):
     model = _tiny(double_q=double_q, target_update=target_update)
     # make the target net differ from the online net, so using the wrong one would show
@@ -238,6 +240,7 @@ def test_epsilon_schedule_is_linear_then_flat():
     assert dqn.epsilon(999, 1000, 0.2, 0.05) == 0.05
 
 
+@pytest.mark.slow
 def test_evaluate_side_by_side_equals_one_episode_at_a_time():
     w = np.array([[0.0, 0.0], [0.0, 0.1], [0.0, 1.0], [0.0, 0.3]])
     batched = LinearPolicy(w)
@@ -287,6 +290,7 @@ def test_bad_input_is_one_clear_error(call, message):
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.slow
 def test_sigkilled_dqn_run_resumes_bit_identically(tmp_path):
     """The replay buffer, sum-tree, epsilon schedule (the step count), the numpy generator and the environment
     mid-episode all come back: the resumed run's weights and per-epoch evaluations equal an uninterrupted one's."""
@@ -317,8 +321,9 @@ def test_shipped_card_reports_500_over_100_held_out_episodes():
 
 
 @needs_shipped
+@pytest.mark.slow
 def test_zoo_play_prints_returns_and_refuses_bad_episodes(tmp_path):
-    code, out, err = run_zoo("play", "dqn_cartpole", "--episodes", "3", "--seed", "7", "--video", tmp_path / "a.gif")
+    code, out, err = run_zoo_here("play", "dqn_cartpole", "--episodes", "3", "--seed", "7", "--video", tmp_path / "a.gif")
     assert code == 0, err
     agent = zoo.load("dqn_cartpole")
     returns = zoo.rl.evaluate(agent, "CartPole-v1", 3, 7)
@@ -328,7 +333,7 @@ def test_zoo_play_prints_returns_and_refuses_bad_episodes(tmp_path):
     from PIL import Image
     gif = Image.open(tmp_path / "a.gif")
     assert gif.format == "GIF" and gif.n_frames > 100
-    code, out, err = run_zoo("play", "dqn_cartpole", "--episodes", "0")
+    code, out, err = run_zoo_here("play", "dqn_cartpole", "--episodes", "0")
     assert code == 1 and user_lines(err) == ["zoo play: error: --episodes must be an integer >= 1, got 0"]
 
 

@@ -37,6 +37,7 @@ class Record(keras.callbacks.Callback):
         self.epoch_weights.append(self.model.get_weights())
 
 
+@pytest.mark.slow
 def test_the_cosine_schedule_follows_its_formula_down_to_zero(rng):
     m = zoo.create_model("ae_mnist", hidden_units=[8], latent_dim=2)
     rec = Record()
@@ -53,6 +54,7 @@ def test_the_cosine_schedule_follows_its_formula_down_to_zero(rng):
     assert constant.rates == pytest.approx([1e-2] * total)
 
 
+@pytest.mark.slow
 def test_early_stopping_stops_when_the_validation_loss_rises_and_keeps_the_best_weights():
     # Trained on blank images and validated on full ones: the better the model copies blanks, the worse its
     # validation loss, so the best epoch is the first, and patience 1 ends the run after the second.
@@ -67,6 +69,7 @@ def test_early_stopping_stops_when_the_validation_loss_rises_and_keeps_the_best_
     assert not all(np.array_equal(a, b) for a, b in zip(rec.epoch_weights[1], m.get_weights()))
 
 
+@pytest.mark.slow
 def test_a_vae_monitors_its_validation_negative_elbo(rng):
     m = zoo.create_model("vae_mnist", hidden_units=[16], latent_dim=2)
     x = _images(rng)
@@ -77,6 +80,7 @@ def test_a_vae_monitors_its_validation_negative_elbo(rng):
     np.testing.assert_allclose(h["loss"], np.add(h["reconstruction"], h["kl"]), rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_kl_warmup_ramps_beta_linearly_over_its_epochs(rng):
     m = zoo.create_model("vae_mnist", hidden_units=[16], latent_dim=2, kl_warmup_epochs=2)
     rec = Record()
@@ -87,6 +91,7 @@ def test_kl_warmup_ramps_beta_linearly_over_its_epochs(rng):
     assert float(m.kl_beta) == 1.0   # evaluation and sampling use the true ELBO
 
 
+@pytest.mark.slow
 def test_the_same_seed_trains_the_same_weights_and_another_seed_other_weights(rng):
     x = _images(rng)
 
@@ -102,6 +107,7 @@ def test_the_same_seed_trains_the_same_weights_and_another_seed_other_weights(rn
 
 
 @needs_mnist
+@pytest.mark.slow
 def test_cli_flags_reach_the_model_and_the_card(zoo_dirs, small_data_dir, monkeypatch, capsys):
     runs, _ = zoo_dirs
     monkeypatch.setenv("ZOO_DATA_DIR", str(small_data_dir))

@@ -105,6 +105,7 @@ def test_reconstruction_term_is_bernoulli_log_likelihood(data):
     np.testing.assert_allclose(got, expected, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_iwae_bound_tightens_with_k(trained_vae, data):
     x = zdata.binarize(data["test"][0][:100], seed=0)
     elbo_each = trained_vae.elbo(x, num_samples=400)
@@ -121,6 +122,7 @@ def test_iwae_bound_tightens_with_k(trained_vae, data):
     assert ll[100] - ll[10] < ll[10] - ll[1], ll
 
 
+@pytest.mark.slow
 def test_test_metrics_are_consistent(trained_vae, data):
     x, y = data["test"]
     m = trained_vae.test_metrics(x[:60], y[:60], num_samples=50, seed=0)
@@ -134,6 +136,7 @@ def test_test_metrics_are_consistent(trained_vae, data):
 
 # -- training options -----------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_kl_warmup_ramps_beta(data):
     model = zoo.create_model("vae_mnist", hidden_units=[16], latent_dim=2, kl_warmup_epochs=4)
     seen = []
@@ -182,6 +185,7 @@ def test_importance_weighted_training_objective_by_hand(trained_vae, data):
     assert np.all(bound5 >= want.mean(axis=0))
 
 
+@pytest.mark.slow
 def test_importance_weighted_training_runs_and_refuses_free_bits(data):
     keras.utils.set_random_seed(0)
     model = zoo.create_model("vae_mnist", hidden_units=[32], latent_dim=4, kl_warmup_epochs=0, importance_samples=5)
@@ -197,6 +201,7 @@ def test_importance_weighted_training_runs_and_refuses_free_bits(data):
 
 # -- sampling and decoding ------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_sample_shapes_and_determinism(trained_vae, trained_cvae):
     a = trained_vae.sample(5, seed=3)
     assert a.shape == (5, 28, 28) and a.dtype == np.float32 and 0 <= a.min() and a.max() <= 1
@@ -252,6 +257,7 @@ def test_bad_labels_raise(trained_cvae, data, labels):
         trained_cvae.reconstruct(x, labels)
 
 
+@pytest.mark.slow
 def test_cvae_needs_labels(trained_cvae, data):
     x, y = data["test"]
     assert ConditionalVAE.conditional and not VAE.conditional
@@ -311,6 +317,7 @@ def test_save_load_round_trip(trained_vae, trained_cvae, data, tmp_path):
 # -- the shipped models against their cards ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["vae_mnist", "vae2d_mnist", "cvae_mnist"])
+@pytest.mark.slow
 def test_shipped_model_agrees_with_its_card(name, data):
     """The card's figures use k=1000 importance samples, too slow here; with k=10 on the same seeded
     binarization of the whole test split, the analytic KL is the card's, the ELBO (an average over draws of

@@ -84,6 +84,7 @@ def moons_accuracy(weight, seed, passes=30, epochs=4):
 MOONS_SEEDS = (0, 1, 2)
 
 
+@pytest.mark.slow
 def test_two_labels_and_the_unlabelled_moons_separate_the_moons():
     # One labelled point per moon: alone they draw a boundary that cuts both moons; the unlabelled points,
     # through the smoothness VAT asks for around each of them, bend it into the gap between the moons.
@@ -108,6 +109,7 @@ def test_tiled_labelled_repeats_every_example_evenly():
     assert sorted(xt[:10, 0]) == list(range(10))       # each repeat is a permutation
 
 
+@pytest.mark.slow
 def test_a_resumed_vat_fit_equals_an_uninterrupted_one(tmp_path, rng):
     x = rng.random((96, 6), dtype=np.float32)
     xl, yl = tiled_labelled(x[:10], np.arange(10) % 10, 96, seed=0)
@@ -140,6 +142,7 @@ def test_bad_recipes_are_refused():
 
 
 @needs_mnist
+@pytest.mark.slow
 def test_vat_fine_tuning_from_the_cli_learns_from_the_unlabelled_images(tmp_path, monkeypatch, capsys, medium_data_dir):
     from zoo.__main__ import main
 

@@ -17,7 +17,7 @@ import zoo
 from zoo import registry, training
 from zoo.errors import ZooError
 from zoo.families import wordvec as wv
-from conftest import ROOT, run_zoo, user_lines, zoo_env, kill_then_resume
+from conftest import ROOT, run_zoo_here, user_lines, zoo_env, kill_then_resume
 
 RHYME = """There was a crooked man, who walked a crooked mile,
 He found a crooked sixpence upon a crooked stile.
@@ -229,6 +229,7 @@ def topic_separation(model):
 
 @pytest.mark.parametrize("architecture, objective", [("skipgram", "negative"), ("cbow", "negative"),
                                                      ("skipgram", "hierarchical"), ("cbow", "hierarchical")])
+@pytest.mark.slow
 def test_word2vec_training_lowers_the_loss_and_separates_topics(architecture, objective):
     text = topic_corpus()
     keras.utils.set_random_seed(0)
@@ -315,10 +316,25 @@ def test_export_part_is_the_embedding_lookup(random_model):
     assert metric["relative_diff"] == 0 or np.isnan(metric["keras"])
 
 
-def test_projection_picture_labels_the_most_frequent_words(random_model):
+def test_projection_picture_captions_the_queries_first_and_no_two_captions_overlap(random_model):
     fig = wv.pictures(random_model, None)["projection.png"]
-    texts = [t.get_text() for t in fig.axes[0].texts]
-    assert texts == random_model.words[:200]
+    ax = fig.axes[0]
+    texts = [t.get_text() for t in ax.texts]
+    # every word is a point; the query word present ("king") and its neighbours are captioned first
+    assert len(ax.collections[0].get_offsets()) == len(random_model.words)
+    near = [w for w, _ in random_model.most_similar("king", 5)]
+    assert texts[0] == "king" and ax.texts[0].get_fontweight() == "bold"
+    captioned_near = [w for w in near if w in texts]
+    assert len(captioned_near) >= 3 and texts[1:1 + len(captioned_near)] == captioned_near, texts
+    assert len(set(texts)) == len(texts) and set(texts) <= set(random_model.words)
+    assert any(t in texts for t in random_model.words[:5])  # then the most frequent words, while they fit
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in ax.texts]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not a.overlaps(b), "two captions overlap"
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "king and its 5 nearest" in legend
 
 
 # -- bad input ---------------------------------------------------------------------------------------------------
@@ -367,20 +383,22 @@ def small_shakespeare(folder, chars=60_000):
     return folder
 
 
+@pytest.mark.slow
 def test_cli_neighbours_analogy_projector_and_an_unknown_word(random_model, tmp_path):
     folder = tmp_path / "model"
     registry.save_model(random_model, folder, {"name": "word2vec_shakespeare"})
-    code, out, err = run_zoo("neighbours", folder, "king", "--topn", "3")
+    code, out, err = run_zoo_here("neighbours", folder, "king", "--topn", "3")
     assert code == 0, err
     assert [line.split()[0] for line in out.splitlines()[1:]] == [w for w, _ in random_model.most_similar("king", 3)]
-    code, out, err = run_zoo("neighbours", folder, "king", "queen", "word1", "--topn", "1")
+    code, out, err = run_zoo_here("neighbours", folder, "king", "queen", "word1", "--topn", "1")
     assert code == 0 and out.split()[-2] == random_model.analogy("king", "queen", "word1", 1)[0][0]
-    code, out, err = run_zoo("neighbours", folder, "kingz")
+    code, out, err = run_zoo_here("neighbours", folder, "kingz")
     assert code == 1 and user_lines(err) == [user_lines(err)[0]] and "close matches: king" in err
-    code, out, err = run_zoo("projector", folder, "--out", tmp_path / "proj")
+    code, out, err = run_zoo_here("projector", folder, "--out", tmp_path / "proj")
     assert code == 0 and (tmp_path / "proj" / "metadata.tsv").is_file()
 
 
+@pytest.mark.slow
 def test_shipped_models_answer_the_cli_and_reproduce_their_cards():
     shipped = [n for n in ("word2vec_shakespeare", "svd_shakespeare")
                if (registry.saved_models_dir() / n / "model.keras").is_file()]
@@ -390,7 +408,7 @@ def test_shipped_models_answer_the_cli_and_reproduce_their_cards():
         model, card = zoo.load(name), zoo.model_card(name)
         pairs = wv.relatedness_pairs(model.words, model.counts)
         assert round(wv.relatedness_mrr(model.words, model.vectors(), pairs), 4) == card["metrics"]["relatedness_mrr"]
-    code, out, err = run_zoo("neighbours", shipped[0], "king")
+    code, out, err = run_zoo_here("neighbours", shipped[0], "king")
     assert code == 0 and len(out.splitlines()) == 11, err
 
 
@@ -399,6 +417,7 @@ def _train_command(out):
             "--epochs", "4", "--batch-size", "128", "--seed", "3", "--verbose", "2", "--out", str(out)]
 
 
+@pytest.mark.slow
 def test_sigkill_mid_training_then_the_same_command_gives_bit_identical_weights(tmp_path):
     env = zoo_env(ZOO_DATA_DIR=small_shakespeare(tmp_path / "data"), ZOO_RUNS_DIR=tmp_path / "runs",
                   ZOO_MODELS_DIR=tmp_path / "models")

@@ -336,7 +336,7 @@ def build_parser():
         p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value (JSON values)")
         p.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2], help="Keras progress: 1 bar, 2 a line per epoch")
         p.add_argument("--strategy", default="default", choices=["default", "mirrored", "multiworker"],
-                       help="tf.distribute strategy; multiworker reads TF_CONFIG (see README)")
+                       help="tf.distribute strategy; multiworker reads TF_CONFIG (see docs/training.md)")
 
     p = sub.add_parser("train", help="train a model with its seeded recipe",
                        description="Train a registered model with its preset recipe; writes model.keras, card.json and "

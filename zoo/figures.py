@@ -316,24 +316,134 @@ def bar_histogram(counts, *, title, xlabel, ylabel, labels=None):
     return fig
 
 
-def scatter_xy(points, *, title, xlabel, ylabel, labels=None):
-    """Points in one colour, each optionally captioned with its own text (e.g. word projections)."""
+def scatter_xy(points, *, title, xlabel, ylabel, labels=None, label_order=None, groups=None, subtitle=None,
+               max_labels=None, bold=()):
+    """Points, each optionally captioned with its own text (e.g. word projections), captions never overlapping.
+
+    labels: one str per point. Captions are placed greedily in `label_order` (point indices, default 0..N-1;
+    points left out of it are never captioned), each at the first of a few spots around its point where its box
+    overlaps no caption and no captioned point already placed and stays inside the axes; a caption with no free
+    spot is left out, and so is every caption after `max_labels`. Captioned points are drawn as dots, the others
+    as small pale points, and a note in the corner says how many are captioned when not all are. Captions of the
+    points in `bold` (indices) are bold.
+    groups: optional {name: point indices} drawn, and captioned, in their own colours and named in a legend (a
+    point in two groups takes the first).
+    """
     _check_title(title)
     points = np.asarray(points, np.float64)
     if points.ndim != 2 or points.shape[1] != 2 or len(points) == 0:
         raise ZooError(f"points must be (N, 2), got shape {points.shape}")
-    texts = _labels_or_none(labels, len(points), "labels", "point")
+    if not np.all(np.isfinite(points)):
+        raise ZooError("points must be finite")
+    n = len(points)
+    texts = _labels_or_none(labels, n, "labels", "point")
+    order = list(range(n)) if label_order is None else [int(i) for i in label_order]
+    if any(not 0 <= i < n for i in order):
+        raise ZooError(f"label_order holds point indices, 0..{n - 1}")
+    colour_of = np.full(n, -1)
+    group_names = list(groups or {})
+    for g, name in enumerate(group_names):
+        members = np.asarray(list(groups[name]), np.int64)
+        if members.size and (members.min() < 0 or members.max() >= n):
+            raise ZooError(f"group {name!r} holds point indices, 0..{n - 1}")
+        fresh = members[colour_of[members] < 0] if members.size else members
+        colour_of[fresh] = g
+    palette = _class_colours(len(group_names)) if group_names else []
 
-    fig, ax = _new_figure(7.2, 6.0)
+    fig, ax = _new_figure(8.0, 6.6)
     fig.suptitle(title)
-    ax.scatter(points[:, 0], points[:, 1], s=14, alpha=0.8, color="tab:blue", linewidths=0)
-    for (x, y), text in zip(points, texts or []):
-        ax.annotate(text, (x, y), xytext=(3, 3), textcoords="offset points", fontsize=8)
+    # Every point first, small and pale when captions are asked for: it sets the view and is the first collection.
+    ax.scatter(points[:, 0], points[:, 1], s=6 if texts else 14, color="0.6" if texts else "tab:blue",
+               alpha=0.7 if texts else 0.8, linewidths=0, zorder=2)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)
-    ax.margins(0.08)
+    ax.margins(0.06)
+    if subtitle:
+        ax.set_title(subtitle, fontsize=9)
+    handles = [Line2D([], [], linestyle="none", marker="o", markersize=7, color=palette[g], markeredgecolor="black",
+                      markeredgewidth=0.5, label=name) for g, name in enumerate(group_names)]
+    if texts:
+        handles = [Line2D([], [], linestyle="none", marker="o", markersize=4, color="tab:blue", label="captioned"),
+                   Line2D([], [], linestyle="none", marker="o", markersize=3, color="0.6",
+                          label="not captioned")] + handles
+    if handles:
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize=8)
+    # Everything that takes part in the layout is in place before the captions are measured against it.
+    caption_colours = [palette[g] if g >= 0 else "black" for g in colour_of]
+    placed = (_place_captions(fig, ax, points, texts, order, max_labels, caption_colours, set(bold),
+                              set(np.flatnonzero(colour_of >= 0).tolist())) if texts else [])
+
+    captioned = np.zeros(n, bool)
+    captioned[placed] = True
+    plain = captioned & (colour_of < 0)
+    if texts and plain.any():
+        ax.scatter(points[plain, 0], points[plain, 1], s=16, color="tab:blue", linewidths=0, zorder=3)
+    for g in range(len(group_names)):
+        mine = colour_of == g
+        ax.scatter(points[mine, 0], points[mine, 1], s=36, color=palette[g], edgecolors="black", linewidths=0.5,
+                   zorder=4)
+    if texts and len(placed) < n:
+        fig.text(0.99, 0.005, f"{len(placed)} of {n} points captioned", ha="right", va="bottom", fontsize=8,
+                 color="0.3")
     return fig
+
+
+# Caption spots around a point, in points: right-above first, as the eye reads a label beside its dot.
+_CAPTION_OFFSETS = ((3, 2, "left", "bottom"), (-3, 2, "right", "bottom"), (3, -2, "left", "top"),
+                    (-3, -2, "right", "top"), (0, 5, "center", "bottom"), (0, -5, "center", "top"))
+# Farther spots, joined to the point by a thin line: only for reserved points when every near spot is taken.
+_FAR_CAPTION_OFFSETS = tuple((sx * dx, sy * dy, ha, va) for dx, dy in ((14, 10), (24, 4), (8, 20), (30, 16))
+                             for sx, ha in ((1, "left"), (-1, "right")) for sy, va in ((1, "bottom"), (-1, "top")))
+
+
+def _place_captions(fig, ax, points, texts, order, max_labels, colours, bold, reserved):
+    """Greedy caption placement (see scatter_xy); returns the captioned point indices in placement order.
+
+    The dots of `reserved` points (drawn large whether captioned or not) are kept clear from the start, and
+    each captioned point's dot from its placement on. The layout is settled first and the view frozen, and
+    captions take no part in the layout, so the positions measured here are the ones saved."""
+    fig.canvas.draw()
+    ax.set_xlim(ax.get_xlim())
+    ax.set_ylim(ax.get_ylim())
+    renderer = fig.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    pixels = ax.transData.transform(points)
+
+    def dot(i, radius_pt):
+        r = radius_pt * fig.dpi / 72
+        return (pixels[i, 0] - r, pixels[i, 1] - r, pixels[i, 0] + r, pixels[i, 1] + r)
+
+    # (box, owner): a caption may touch its own dot, nothing else
+    taken = [(dot(i, 3.0), i) for i in sorted(reserved)]
+    captions, placed = [], []
+    for i in order:
+        if max_labels is not None and len(placed) >= max_labels:
+            break
+        if any(_overlaps(dot(i, 2.0), box) for box in captions):
+            continue  # a caption already covers this point
+        spots = _CAPTION_OFFSETS + (_FAR_CAPTION_OFFSETS if i in reserved else ())
+        for k, (dx, dy, ha, va) in enumerate(spots):
+            leader = {"arrowstyle": "-", "color": colours[i], "linewidth": 0.6, "shrinkA": 1, "shrinkB": 3}
+            text = ax.annotate(texts[i], points[i], xytext=(dx, dy), textcoords="offset points", ha=ha, va=va,
+                               fontsize=8, zorder=5, annotation_clip=False, color=colours[i],
+                               fontweight="bold" if i in bold else "normal",
+                               arrowprops=leader if k >= len(_CAPTION_OFFSETS) else None)
+            text.set_in_layout(False)
+            b = text.get_window_extent(renderer)
+            box = (b.x0 - 1, b.y0 - 1, b.x1 + 1, b.y1 + 1)
+            inside = frame.x0 <= box[0] and box[2] <= frame.x1 and frame.y0 <= box[1] and box[3] <= frame.y1
+            if inside and not any(_overlaps(box, other) for other, owner in taken if owner != i):
+                taken += [(box, i), (dot(i, 2.0), i)]
+                captions.append(box)
+                placed.append(i)
+                break
+            text.remove()
+    return placed
+
+
+def _overlaps(a, b):
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -172,6 +172,9 @@ def model_path(name_or_path):
     if text in PRESETS:
         folder = saved_models_dir() / text
         io.recover(folder)
+        if not saved_models_dir().is_dir():
+            raise ZooError(f"no pretrained weights: {saved_models_dir()} does not exist (pip install . installs the "
+                           "code, not the weights); set ZOO_MODELS_DIR to a checkout's saved_models folder")
         if not (folder / MODEL_FILE).is_file():
             raise ZooError(f"no pretrained weights for {text!r} at {folder}; train them with: zoo train {text}")
         return folder / MODEL_FILE

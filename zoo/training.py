@@ -51,7 +51,7 @@ def make_strategy(name="default"):
         return tf.distribute.MirroredStrategy()
     if name == "multiworker":
         if "TF_CONFIG" not in os.environ:
-            raise ZooError("--strategy multiworker needs TF_CONFIG describing the cluster (see README)")
+            raise ZooError("--strategy multiworker needs TF_CONFIG describing the cluster (see docs/training.md)")
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise ZooError(f"unknown strategy {name!r}; expected one of {', '.join(STRATEGIES)}")
 

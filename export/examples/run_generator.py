@@ -4,6 +4,11 @@ Needs only numpy, ai_edge_litert and pillow (no TensorFlow, no Keras, no zoo):
 
     python run_generator.py saved_models/dcgan_mnist/exports/generator_int8.tflite samples.png --n 64 --seed 0
     python run_generator.py saved_models/cgan_mnist/exports/generator_int8.tflite digits.png --labels 0,1,2,3,4,5,6,7,8,9
+    python run_generator.py saved_models/dcgan_mnist/exports/generator_int8.tflite samples.png --figure
+
+The PNG is the bare grid, one 28x28 tile per sample, grey digits dark on white. --figure makes it a figure in
+the zoo's house style instead: a title naming the model, its quantization, LiteRT and the number of samples, the
+tiles enlarged (nearest neighbour) and parted by light steel-blue lines, as zoo/figures.py draws its grids.
 
 A generator file has one signature with an input "code" (N, latent_dim), optionally "label_onehot" (N, classes)
 for a class-conditional generator, and an output "image" (N, 28*28*C) in [0, 1], C = 1 (grey) or 3 (Stacked
@@ -15,13 +20,19 @@ A file that is not a generator, or is corrupt, is refused with one line on stder
 """
 
 import argparse
+import json
+import os
 import sys
 
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 MAX_SAMPLES = 1024
+# The zoo's house style for sample grids (zoo/figures.py): tiles parted by light steel blue, a title above, at
+# least 600 px wide.
+SEPARATOR = (0xB0, 0xC4, 0xDE)
+MIN_FIGURE_WIDTH = 640
 
 
 class Refused(Exception):
@@ -92,11 +103,13 @@ def generate(path, n, seed, labels=None):
     return image.reshape(n, 28, 28, channels)
 
 
-def grid(images, cols, pad=2):
-    """(N, 28, 28, C) in [0, 1] -> one uint8 picture, white gaps; grey digits dark on white."""
+def grid(images, cols, pad=2, gap=None):
+    """(N, 28, 28, C) in [0, 1] -> one uint8 picture; grey digits dark on white. Gaps and unused cells white, or
+    the RGB colour `gap` (the picture is then RGB)."""
     n, side, _, c = images.shape
     rows = -(-n // cols)
-    out = np.full((rows * (side + pad) + pad, cols * (side + pad) + pad, c), 255, np.uint8)
+    out = np.empty((rows * (side + pad) + pad, cols * (side + pad) + pad, 3 if gap is not None else c), np.uint8)
+    out[:] = gap if gap is not None else 255
     pixels = np.clip(np.round(images * 255.0), 0, 255).astype(np.uint8)
     if c == 1:
         pixels = 255 - pixels
@@ -104,7 +117,45 @@ def grid(images, cols, pad=2):
         r, k = divmod(i, cols)
         top, left = pad + r * (side + pad), pad + k * (side + pad)
         out[top:top + side, left:left + side] = im
-    return out[..., 0] if c == 1 else out
+    return out[..., 0] if out.shape[-1] == 1 else out
+
+
+def _font(size):
+    try:
+        return ImageFont.load_default(size=size)  # Pillow >= 10.1 with FreeType: a scalable font
+    except (TypeError, OSError, ImportError):
+        return ImageFont.load_default()
+
+
+def figure(images, cols, lines):
+    """The grid enlarged under a title: lines[0] in black, any further lines in dark grey. An RGB PIL image."""
+    mosaic = grid(images, cols, pad=1, gap=SEPARATOR)
+    scale = max(2, min(4, -(-MIN_FIGURE_WIDTH // mosaic.shape[1])))
+    tiles = Image.fromarray(mosaic).resize((mosaic.shape[1] * scale, mosaic.shape[0] * scale), Image.NEAREST)
+    font, margin, line_gap = _font(16), 16, 4
+    boxes = [font.getbbox(t) for t in lines]
+    line_h = max(b[3] for b in boxes) + line_gap
+    width = max([MIN_FIGURE_WIDTH, tiles.width + 2 * margin] + [b[2] + 2 * margin for b in boxes])
+    out = Image.new("RGB", (width, margin + line_h * len(lines) + margin // 2 + tiles.height + margin), "white")
+    draw = ImageDraw.Draw(out)
+    for i, (text, box) in enumerate(zip(lines, boxes)):
+        draw.text(((width - box[2]) // 2, margin + i * line_h), text, font=font,
+                  fill=(0, 0, 0) if i == 0 else (80, 80, 80))
+    out.paste(tiles, ((width - tiles.width) // 2, margin + line_h * len(lines) + margin // 2))
+    return out
+
+
+def describe(path):
+    """What the file is, for a title, and whether the export.json beside it said so: ('cgan_mnist generator,
+    int8', True), else (the file's name, False)."""
+    try:
+        with open(os.path.join(os.path.dirname(os.path.abspath(path)), "export.json"), encoding="utf-8") as f:
+            record = json.load(f)
+        entry = record["artifacts"][os.path.basename(path)]
+        quantize = {"none": "float32"}.get(entry["quantize"], entry["quantize"])
+        return f"{record['model']} {entry['part']}, {quantize}", True
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return os.path.basename(path), False
 
 
 def main(argv=None):
@@ -115,6 +166,9 @@ def main(argv=None):
     p.add_argument("--cols", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--labels", default=None, help="comma-separated digits for a conditional generator")
+    p.add_argument("--figure", action="store_true",
+                   help="a titled figure in the zoo's house style (enlarged tiles, title saying what ran) instead "
+                        "of the bare grid")
     args = p.parse_args(argv)
     labels = None
     if args.labels:
@@ -131,8 +185,18 @@ def main(argv=None):
     except Refused as e:
         print(f"error: cannot use {args.model}: {e}", file=sys.stderr)
         return 1
+    cols = min(args.cols, args.n)
+    if args.figure:
+        what, named = describe(args.model)
+        given = f"; labels {args.labels}" if labels else ""
+        picture = figure(images, cols, [
+            f"{what}, run by LiteRT: {args.n} sample{'s' if args.n != 1 else ''}",
+            f"z ~ N(0, I), seed {args.seed}{given}; " + (f"{os.path.basename(args.model)}, " if named else "")
+            + f"28x28{'x3 colour' if images.shape[-1] == 3 else ''} pixels each"])
+    else:
+        picture = Image.fromarray(grid(images, cols))
     try:
-        Image.fromarray(grid(images, min(args.cols, args.n))).save(args.png)
+        picture.save(args.png)
     except OSError as e:
         print(f"error: cannot write {args.png}: {e.strerror or e}", file=sys.stderr)
         return 1

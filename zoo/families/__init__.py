@@ -127,6 +127,8 @@ def discover():
             loaded = _try("importing its presets", extra, lambda: importlib.import_module(extra + PRESETS_SUFFIX))
             if loaded is not None:
                 register_lazy(extra.rsplit(".", 1)[-1], extra, loaded)
+        elif _try("finding it", extra, lambda: importlib.util.find_spec(extra)) is None:
+            BROKEN.setdefault(extra, "no module of that name (from $ZOO_FAMILIES)")
         else:
             _try("importing it (from $ZOO_FAMILIES)", extra, lambda: _register_now(extra))
 

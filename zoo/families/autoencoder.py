@@ -314,8 +314,10 @@ def card_metrics(model, data):
 
 def pictures(model, data):
     """Reconstructions, first-layer features and (for a denoiser) noisy inputs over their denoised outputs."""
-    kernel = np.asarray(model.encoder_layers[0].kernel).T[:100]
-    figs = {"features.png": figures.filters(kernel, title=f"{model.name}: first-layer weights of 100 hidden units")}
+    kernel = np.asarray(model.encoder_layers[0].kernel).T
+    units = (f"all {len(kernel)} first-layer units" if len(kernel) <= 100 else
+             f"the first 100 of its {len(kernel)} first-layer units")
+    figs = {"features.png": figures.filters(kernel[:100], title=f"{model.name}: input weights of {units}")}
     if data is None:
         return figs
     x = data["test"][0][:10]

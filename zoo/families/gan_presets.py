@@ -25,7 +25,7 @@ PRESETS = {
                        "discrimination (16 kernels of dimension 8) in D and a wider G (7x7x128 -> ConvT 64 -> ConvT 3); "
                        "D as dcgan_mnist's; 96 epochs, both rates decayed to 0 on a cosine.",
         # The divergence guard is off here: on Stacked MNIST D wins the first epochs outright in several runs
-        # (D(G(z)) < 0.01) and G then recovers (README, GANs). A NaN still stops the run.
+        # (D(G(z)) < 0.01) and G then recovers (docs/gan.md). A NaN still stops the run.
         "config": dict(latent_dim=64, channels=3, g_filters=[128, 64], d_filters=[32, 64], minibatch_kernels=16,
                        minibatch_dim=8, divergence_d_loss=0.0),
         "train": dict(epochs=96, batch_size=64, learning_rate=2e-4, lr_schedule="cosine"),

@@ -353,6 +353,17 @@ def _line(w, b):
     return (float(w[0]), float(w[1]), float(b))
 
 
+def _numbers(values):
+    """[3, 0, 0] for [3.0, 0.0, 0.0]: the weights as short as they are exact (the rule keeps them whole)."""
+    return "[" + ", ".join(f"{float(v):.3g}" for v in values) + "]"
+
+
+def _rule_in_words(model, x, names):
+    """'Y = weather' when the unit's decisions on the table's rows copy one input, else None."""
+    decided = model.decide(x)
+    return next((f"Y = {name}" for j, name in enumerate(names) if np.array_equal(decided, x[:, j])), None)
+
+
 def boundary_panels(model):
     """The panels of the decision-boundary figure for a model of this family."""
     panels = []
@@ -363,14 +374,14 @@ def boundary_panels(model):
             rows = x[:, 2] == t
             # the slice transport = t of the plane w.x + b = 0 is a line in (weather, friend)
             fn = lambda p, t=t: model.decide(np.concatenate([p, np.full((len(p), 1), t, np.float32)], 1))  # noqa: E731
-            panels.append({"title": f"perceptron, {names[2]} = {int(t)}\nw = {v[:3].round(2).tolist()}, "
-                                    f"b = {v[3]:.2f}",
+            panels.append({"title": f"perceptron, slice {names[2]} = {int(t)}\nlearned w = {_numbers(v[:3])}, "
+                                    f"b = {v[3]:.3g}",
                            "x": x[rows][:, :2], "y": y[rows], "grid": _grid_values(fn),
                            "lines": [_line(v[:2], v[3] + v[2] * t)], "xlabel": names[0], "ylabel": names[1]})
     elif isinstance(model, Perceptron) and model.input_dim == 2:
         x, y, names = truth_table(model.table or "xor")
         v = model.weight_vector()
-        panels.append({"title": f"perceptron on {model.table or 'xor'}\nw = {v[:2].round(2).tolist()}, b = {v[2]:.2f}",
+        panels.append({"title": f"perceptron on {model.table or 'xor'}\nw = {_numbers(v[:2])}, b = {v[2]:.3g}",
                        "x": x, "y": y, "grid": _grid_values(model.decide), "lines": [_line(v[:2], v[2])],
                        "xlabel": names[0], "ylabel": names[1]})
     elif isinstance(model, MLP) and model.input_dim == 2:
@@ -403,7 +414,15 @@ def figure(model):
         panels.append({"title": "3 threshold units, each by the rule:\nAND(OR, NAND); dashed: OR and NAND lines",
                        "x": x, "y": y, "grid": _grid_values(network), "lines": lines, "dashed": True,
                        "xlabel": names[0], "ylabel": names[1]})
-    return decision_regions(panels, title=f"{model.name}: decision regions (shaded: output; circles: truth table)")
+    title = f"{model.name}: decision regions (shaded: output; circles: truth table)"
+    if isinstance(model, Perceptron) and model.input_dim == 3:
+        x, _, names = truth_table(model.table or "festival")
+        v = model.weight_vector()
+        rule = _rule_in_words(model, x, names)
+        # The card's weights, said once where nobody can miss them, with what they decide.
+        title = (f"{model.name}: learned w = {_numbers(v[:3])}, b = {v[3]:.3g} (by Rosenblatt's rule)"
+                 + (f", so {rule}" if rule else "") + "\nshaded: the unit's output; circles: the truth table")
+    return decision_regions(panels, title=title)
 
 
 # -- family hooks -----------------------------------------------------------------------------------------------------

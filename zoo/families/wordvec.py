@@ -664,14 +664,38 @@ def train(model, data, recipe, fit):
                                  "of their windows in one step"}
 
 
-def projection(model, n=200):
-    """2-D PCA (scikit-learn) of the n most frequent words' vectors, labelled."""
+# Words whose nearest neighbours the projection marks: common enough in the text to have settled vectors.
+PROJECTION_QUERIES = ("king", "love", "death", "night")
+
+
+def projection(model, n=200, queries=PROJECTION_QUERIES, topn=5, max_labels=None):
+    """2-D PCA (scikit-learn) of the n most frequent words' vectors, with each query word and its topn nearest
+    neighbours (cosine in the full space) marked in a colour of its own and projected onto the same axes.
+
+    Captions are placed without overlap (figures.scatter_xy): first the queries and their neighbours, then the
+    most frequent words in order of frequency while there is room, at most max_labels in all; the other words
+    stay small unlabelled points."""
     from sklearn.decomposition import PCA
 
     n = min(n, len(model.words))
-    points = PCA(2, random_state=0).fit_transform(model.vectors()[:n].astype(np.float64))
-    return figures.scatter_xy(points, labels=model.words[:n], xlabel="principal component 1",
-                              ylabel="principal component 2",
+    queries = [q for q in queries if q in model.index]
+    near = {q: [w for w, _ in model.most_similar(q, topn)] for q in queries}
+    ids = list(range(n))
+    for q in queries:
+        ids += [model.index[w] for w in [q, *near[q]] if model.index[w] not in ids]
+    row = {i: k for k, i in enumerate(ids)}
+    vectors = model.vectors().astype(np.float64)
+    points = PCA(2, random_state=0).fit(vectors[:n]).transform(vectors[ids])
+    groups = {f"{q} and its {topn} nearest": [row[model.index[w]] for w in [q, *near[q]]] for q in queries}
+    heads = [g[0] for g in groups.values()]
+    # the queries first, then their neighbours, then the rest by frequency
+    order = list(dict.fromkeys(heads + [k for g in groups.values() for k in g] + list(range(n))))
+    subtitle = (f"bold: query words; coloured: their {topn} nearest neighbours by cosine in all {vectors.shape[1]} "
+                f"dimensions\n({len(ids) - n} of them beyond the top {n}); black: the most frequent words that fit "
+                "without overlapping" if queries else "captions: the most frequent words that fit without overlapping")
+    return figures.scatter_xy(points, labels=[model.words[i] for i in ids], label_order=order, groups=groups,
+                              max_labels=max_labels, bold=heads, subtitle=subtitle,
+                              xlabel="principal component 1", ylabel="principal component 2",
                               title=f"{model.name}: the {n} most frequent words, PCA of their vectors")
 
 

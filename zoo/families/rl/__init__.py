@@ -51,24 +51,48 @@ def train(model, data, recipe, fit):
     return {k: v for k, v in history.items() if k != "seconds"}, extra
 
 
-def policy_slice(model, resolution=61):
-    """The greedy action over pole angle x pole angular velocity (cart at rest in the centre)."""
+def policy_slice(model, resolution=121):
+    """The greedy action over pole angle x pole angular velocity (cart at rest in the centre): the preference
+    Q(right) - Q(left) on a diverging map centred on 0, blue for left and red for right. Each side starts from a
+    clear tint, never white, so the action is readable however small the margin; the shade grows with the margin
+    on a symmetric-log scale, and a black line marks where the two actions tie."""
+    from matplotlib import colormaps
+    from matplotlib.colors import ListedColormap, SymLogNorm
     from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
     theta = np.linspace(-0.21, 0.21, resolution)
     omega = np.linspace(-2.0, 2.0, resolution)
     tt, ww = np.meshgrid(theta, omega)
     obs = np.stack([np.zeros(tt.size), np.zeros(tt.size), tt.ravel(), ww.ravel()], axis=1).astype(np.float32)
-    q = np.asarray(model(obs))
-    fig = Figure(figsize=(6.4, 4.8), layout="constrained")
+    q = np.asarray(model(obs), np.float64)
+    pref = (q[:, 1] - q[:, 0]).reshape(tt.shape)
+    blues, reds = colormaps["Blues"], colormaps["Reds"]
+    shades = np.linspace(0.35, 1.0, 128)
+    cmap = ListedColormap(np.vstack([blues(shades[::-1]), reds(shades)]), name="left_blue_right_red")
+    limit = max(float(np.abs(pref).max()), 1.0)
+    norm = SymLogNorm(linthresh=1.0, linscale=0.5, vmin=-limit, vmax=limit, base=10)
+
+    fig = Figure(figsize=(7.6, 5.4), layout="constrained")
     ax = fig.subplots()
-    im = ax.imshow((q[:, 1] - q[:, 0]).reshape(tt.shape), origin="lower", aspect="auto", cmap="coolwarm",
-                   extent=(theta[0], theta[-1], omega[0], omega[-1]))
-    ax.contour(tt, ww, (q[:, 1] - q[:, 0]).reshape(tt.shape), levels=[0.0], colors="k", linewidths=1)
-    fig.colorbar(im, ax=ax, label="Q(push right) - Q(push left)")
-    ax.set_xlabel("pole angle (rad)")
+    im = ax.pcolormesh(theta, omega, pref, cmap=cmap, norm=norm, shading="nearest", rasterized=True)
+    if pref.min() < 0 < pref.max():
+        ax.contour(tt, ww, pref, levels=[0.0], colors="k", linewidths=1.2)
+    bar = fig.colorbar(im, ax=ax, label="Q(push right) − Q(push left)  (symmetric log scale)")
+    bar.ax.axhline(0.0, color="k", linewidth=1.2)
+    steps = [v for v in (1, 3, 10, 30, 100, 300, 1000) if v <= limit]
+    bar.set_ticks([-v for v in steps[::-1]] + [0] + steps, labels=[f"\u2212{v:g}" for v in steps[::-1]] + ["0"]
+                  + [f"+{v:g}" for v in steps])
+    ax.set_xlabel("pole angle (rad, > 0: leaning right)")
     ax.set_ylabel("pole angular velocity (rad/s)")
-    fig.suptitle(f"{model.name}: greedy policy (black line: indifference), cart at x = 0, v = 0")
+    share = float(np.mean(pref > 0))
+    ax.legend(handles=[Patch(facecolor=reds(0.7), label=f"pushes right ({share:.0%} of the slice)"),
+                       Patch(facecolor=blues(0.7), label=f"pushes left ({1 - share:.0%})"),
+                       Line2D([], [], color="k", linewidth=1.2, label="Q(right) = Q(left)")],
+              loc="upper left", fontsize=8, framealpha=0.9)
+    fig.suptitle(f"{model.name}: greedy action, cart at rest at x = 0\n"
+                 "(paler = smaller margin between the two actions' Q-values)", fontsize=11)
     return fig
 
 
