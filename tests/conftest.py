@@ -138,7 +138,7 @@ def run_zoo_here(*args, **env):
 
 
 class KilledAndResumed:
-    """What kill_then_resume leaves for a test's own checks: the second run's CompletedProcess, and the two
+    """What kill_then_resume leaves for a test's own checks: the resume's exit code, stdout and stderr, and the two
     folders' models and cards."""
 
     def __init__(self, again, straight, resumed):
@@ -152,15 +152,17 @@ class KilledAndResumed:
 
 
 def kill_then_resume(command, tmp_path, env, *, phase="main", first_epoch_line=None, timeout=180, settle=0.1):
-    """The resume guarantee, with real processes: `command(out)` (a training command line writing to `out`) is
+    """The resume guarantee, with a real process: `command(out)` (a training command line writing to `out`) is
     started in a fresh process and SIGKILLed just after its first complete checkpoint; meanwhile the same command
-    runs through uninterrupted here (the CLI in this process, with the same environment: a process that is not
-    killed proves nothing more by being fresh, and this spares a TensorFlow start-up). The same command, run
-    again in a fresh process on the killed folder, must resume (not restart), and every variable of the two
-    finished models must be bit-identical, as must the losses their cards report."""
+    runs through uninterrupted here. The same command, run again on the killed folder, must resume (not restart)
+    from what the killed process left on disk, and every variable of the two finished models must be
+    bit-identical, as must the losses their cards report. The uninterrupted run and the resume use the CLI in this
+    process, with the same environment: only the killed process must be one of its own, and each fresh process
+    spared is a TensorFlow start-up."""
     import signal
     import threading
     import time
+    import types
 
     straight_dir, resumed_dir = tmp_path / "straight", tmp_path / "resumed"
     log = open(tmp_path / "killed.log", "w+")
@@ -199,8 +201,8 @@ def kill_then_resume(command, tmp_path, env, *, phase="main", first_epoch_line=N
     assert "error" not in outcome, outcome.get("error")
     assert outcome.get("status") == -signal.SIGKILL, outcome
     assert not (resumed_dir / "model.keras").exists(), "the run finished before the kill: nothing tested"
-    again = subprocess.run(command(resumed_dir), cwd=ROOT, env=env, capture_output=True, text=True,
-                           timeout=2 * timeout)
+    code, out, err = run_zoo_here(*command(resumed_dir)[3:], **ours)
+    again = types.SimpleNamespace(returncode=code, stdout=out, stderr=err)
     assert again.returncode == 0, again.stderr[-3000:]
     assert f"resuming {phase} from its checkpoint at epoch " in again.stderr, again.stderr[-2000:]
     if first_epoch_line:
@@ -223,3 +225,9 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if SLOW_FIXTURES.get(item.path.name, set()) & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+        # Tests that share a module-scoped fixture (a trained model, a folder of exports) run on one xdist worker
+        # (`--dist loadgroup` in the Makefile), so the fixture is built once rather than once per worker.
+        info = getattr(item, "_fixtureinfo", None)
+        definitions = info.name2fixturedefs.values() if info is not None else ()
+        if any(d[-1].scope == "module" for d in definitions):
+            item.add_marker(pytest.mark.xdist_group(item.path.stem))
