@@ -225,9 +225,3 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if SLOW_FIXTURES.get(item.path.name, set()) & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
-        # Tests that share a module-scoped fixture (a trained model, a folder of exports) run on one xdist worker
-        # (`--dist loadgroup` in the Makefile), so the fixture is built once rather than once per worker.
-        info = getattr(item, "_fixtureinfo", None)
-        definitions = info.name2fixturedefs.values() if info is not None else ()
-        if any(d[-1].scope == "module" for d in definitions):
-            item.add_marker(pytest.mark.xdist_group(item.path.stem))

@@ -108,6 +108,7 @@ def test_regularizers_off_is_the_plain_path(rng):
     assert off.evaluate(x, verbose=0, return_dict=True)["loss"] == pytest.approx(bce, rel=1e-4)
 
 
+@pytest.mark.slow
 def test_training_lowers_the_reconstruction_error(rng):
     x = (rng.random((512, 784)) < 0.2).astype(np.float32)
     x[:, :100] = 1.0  # structure the network can learn

@@ -62,6 +62,7 @@ def test_missing_data_is_one_line(tmp_path):
 
 
 # -- in process -------------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_sample_and_pictures_write_beside_the_user_without_out(tmp_path, monkeypatch, capsys):
     """docs/gan.md's `zoo sample dcgan_mnist -n 64` and the README's `zoo pictures NAME` work as written: without
     --out they write NAME_samples.png and pictures/NAME/ in the current folder, and say so."""
@@ -100,6 +101,7 @@ def test_info_prints_the_preset_and_the_card(capsys):
 
 
 @needs_mnist
+@pytest.mark.slow
 def test_evaluate_prints_the_figures_a_numpy_computation_gives(capsys):
     assert main(["evaluate", "ae_mnist", "--limit", "100"]) == 0
     metrics = json.loads(capsys.readouterr().out)

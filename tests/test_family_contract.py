@@ -186,6 +186,7 @@ def sha256_of_split(*arrays):
 
 
 @needs_mnist
+@pytest.mark.slow
 def test_the_card_records_the_data_it_read_and_a_remeasure_keeps_what_it_was_trained_on(
         trained, mnist, small_data_dir, tmp_path, monkeypatch):
     model, card, folder = trained

@@ -173,6 +173,7 @@ def test_untied_option_parameter_counts_and_card_figures():
     assert "tied_weights" not in family.card_metrics(untied, fake)
 
 
+@pytest.mark.slow
 def test_pretrain_layerwise_trains_the_stack_in_place():
     keras.utils.set_random_seed(0)
     model = zoo.create_model("stacked_tied_ae_mnist", **TINY["stacked_tied_ae_mnist"])
