@@ -198,6 +198,7 @@ def kill_then_resume(command, tmp_path, env, *, phase="main", first_epoch_line=N
         if killed.poll() is None:
             killed.kill()
             killed.wait()
+    log.close()
     assert "error" not in outcome, outcome.get("error")
     assert outcome.get("status") == -signal.SIGKILL, outcome
     assert not (resumed_dir / "model.keras").exists(), "the run finished before the kill: nothing tested"

@@ -14,6 +14,7 @@ first use (PEP 562), TensorFlow quietly (zoo.startup).
 import importlib
 
 from zoo import errors, registry
+from zoo.startup import import_tensorflow_quietly
 from zoo.errors import DataUnavailable, ZooError
 from zoo.registry import build, create_model, from_preset, list_models, load, model_card
 
@@ -35,10 +36,10 @@ _LIGHT = {"cards", "checks", "data", "families", "figures", "io", "startup"}   #
 def __getattr__(name):
     if name in _SUBMODULES:
         if name not in _LIGHT:
-            registry.prepare_tensorflow()
+            import_tensorflow_quietly()
         return importlib.import_module(f"zoo.{name}")
     if name in _LAZY:
-        registry.prepare_tensorflow()
+        import_tensorflow_quietly()
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'zoo' has no attribute {name!r}")
 

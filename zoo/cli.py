@@ -287,23 +287,16 @@ def cmd_demo(args):
     print(f"figures of {len(shipped)} pretrained models are in {out}/; full test figures: zoo evaluate NAME")
 
 
-def family_commands():
-    """{command: {family name: help}} from every family's COMMANDS, read without importing the families. The
-    family module's COMMANDS[command] is {"arguments": fn(argparse parser), "run": fn(model, args, data)}; data is
-    the model's splits or None."""
-    from zoo import families
-
-    return families.COMMAND_HELP
-
-
 def cmd_family(args):
-    """A family's own command: the model's family parses the rest of the line with its own arguments."""
-    from zoo import registry
+    """A family's own command: the model's family parses the rest of the line with its own arguments. Its help is
+    in the family's presets file (families.COMMAND_HELP); the family module's COMMANDS[command] is
+    {"arguments": fn(argparse parser), "run": fn(model, args, data)}, data the model's splits or None."""
+    from zoo import families, registry
     from zoo.errors import ZooError
 
     name = _model_name(args.name)
     family = registry.describe(name)["family"]
-    helps = family_commands()[args.command]
+    helps = families.COMMAND_HELP[args.command]
     if family not in helps:
         raise ZooError(f"{args.name} (family {family}) has no '{args.command}' command; it is offered by the "
                        f"{', '.join(sorted(helps))} famil{'y' if len(helps) == 1 else 'ies'}")
@@ -316,6 +309,8 @@ def cmd_family(args):
 
 
 def build_parser():
+    from zoo import families
+
     parser = argparse.ArgumentParser(prog="zoo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--debug", action="store_true", help="show a traceback on error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -398,7 +393,8 @@ def build_parser():
     p.add_argument("--out", help="folder to write into (default pictures/NAME here)")
     p.set_defaults(func=cmd_pictures)
 
-    for command, by_family in sorted(family_commands().items()):
+    # each family's commands and their help, read from its presets file without importing the family
+    for command, by_family in sorted(families.COMMAND_HELP.items()):
         if command in sub.choices:
             continue  # a family cannot shadow a core command
         helps = "; ".join(f"{fam}: {text}" for fam, text in sorted(by_family.items()))

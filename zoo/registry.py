@@ -10,7 +10,7 @@
 The registry knows no family: it reads each family's PRESETS (zoo.families) and the Keras classes
 registered under the "zoo" package. It imports no TensorFlow itself: names, presets, paths and cards are read
 without it (`zoo list`, `zoo info`), and building or loading a model imports the family, and TensorFlow with it,
-then (`prepare_tensorflow`).
+then (quietly: zoo.startup).
 """
 
 import difflib
@@ -21,7 +21,6 @@ from pathlib import Path
 
 from zoo import families, io
 from zoo.errors import ZooError
-from zoo.startup import import_tensorflow_quietly
 
 MODEL_FILE, CARD_FILE = io.MODEL_FILE, io.CARD_FILE
 PRESETS = families.PRESETS
@@ -51,11 +50,6 @@ def unknown(name):
     close = difflib.get_close_matches(str(name), PRESETS, n=3, cutoff=0.4)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     return ZooError(f"unknown model {name!r}{hint} (known: {', '.join(list_models())})")
-
-
-def prepare_tensorflow():
-    """TensorFlow and Keras, imported quietly (zoo.startup); what every building or loading path calls first."""
-    import_tensorflow_quietly()
 
 
 def describe(name):
