@@ -166,3 +166,108 @@ def one_of(value, choices, what):
     if value not in choices:
         raise ZooError(f"{what} must be one of {', '.join(map(str, choices))}, got {value!r}")
     return value
+
+
+# -- a model's Keras boundary: model(x), predict and evaluate on numpy input ------------------------------------
+# These check and never convert: a model hands the array they return (the caller's own array, for an ndarray) on
+# to Keras, so valid input gives exactly the numbers it gave before the check. Empty batches are refused: Keras'
+# predict and evaluate have nothing to run on.
+
+
+def _batch(arr, name, what):
+    if arr.ndim == 0 or arr.shape[0] == 0:
+        raise ZooError(f"{name}: got an empty batch or a bare scalar, expected at least one {what}")
+
+
+def _as_float32(arr, name, expected):
+    """arr cast to float32 (no copy when it is float32), refused when a value is NaN or Inf after the cast."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        values = arr.astype(np.float32, copy=False)
+    if not np.all(np.isfinite(values)):
+        raise ZooError(f"{name}: contains NaN or Inf (after the cast to float32); expected {expected}")
+    return values
+
+
+def image_layouts(pixels, channels=1):
+    """The per-image shapes a model built on `pixels` values per image takes: rows of that width, and the
+    28 x 28 layouts when the width is 784 x channels."""
+    if pixels != IMAGE_DIM * channels:
+        return [(pixels,)]
+    return ([IMAGE_SHAPE] if channels == 1 else []) + [IMAGE_SHAPE + (channels,), (pixels,)]
+
+
+def model_images(x, pixels, name="x", channels=1, single=False):
+    """Images for a model's Keras boundary: (N, ...) in one of image_layouts(pixels, channels), or, when `single`,
+    one image (784,) or (28, 28, channels) without the batch axis (model(x) reshapes it); uint8 (0..255, which the graph scales by dtype,
+    zoo.layers.image_rows) or float in [0, 1], finite after the cast to float32. Returns the array."""
+    arr = _array(x, name)
+    layouts = image_layouts(pixels, channels)
+    # one (28, 28) image is no single: the graph reads a 2-D array as rows, here 28 rows of 28 pixels
+    singles = [s for s in layouts if len(s) != 2] if single else []
+    if not ((arr.ndim >= 1 and arr.shape[1:] in layouts) or arr.shape in singles):
+        shown = [str(("N",) + s).replace("'", "") for s in layouts]
+        shown = ", ".join(shown[:-1]) + " or " + shown[-1] if len(shown) > 1 else shown[0]
+        raise ZooError(f"{name}: expected images shaped {shown}, got shape {arr.shape}")
+    if arr.shape[1:] in layouts:
+        _batch(arr, name, "image")
+    if arr.dtype == np.uint8:
+        return arr
+    if np.issubdtype(arr.dtype, np.integer) or arr.dtype == bool:
+        raise ZooError(f"{name}: expected uint8 (0..255) or float pixels in [0, 1], got dtype {arr.dtype}")
+    values = _as_float32(arr, name, "pixel values in [0, 1]")
+    lo, hi = float(values.min()), float(values.max())
+    if lo < 0.0 or hi > 1.0:
+        raise ZooError(f"{name}: float pixel values must lie in [0, 1], got range [{lo:.4g}, {hi:.4g}] "
+                       "(divide uint8 images by 255, or pass them as uint8)")
+    return arr
+
+
+def model_rows(x, width, name="x", what="row"):
+    """Real vectors (N, width) for a model's Keras boundary, finite after the cast to float32. Returns the array."""
+    arr = _array(x, name)
+    if arr.ndim != 2 or arr.shape[1] != width:
+        raise ZooError(f"{name}: expected {what}s shaped (N, {width}), got shape {arr.shape}")
+    _batch(arr, name, what)
+    _as_float32(arr, name, f"finite {what}s")
+    return arr
+
+
+def model_ids(x, vocab, name="x", rank=None, width=None, low=0, what="token id", layout=None):
+    """Integer ids in [low, vocab) for a model's Keras boundary (an integer dtype, or floats with integer values);
+    `rank` and `width` (the last axis) when given; `layout` names the expected shape in the message. Returns the
+    array."""
+    arr = _array(x, name)
+    shape_ok = (rank is None or arr.ndim == rank) and (width is None or (arr.ndim >= 1 and arr.shape[-1] == width))
+    if not shape_ok:
+        raise ZooError(f"{name}: expected {what}s shaped {layout or f'with {rank} axes'}, got shape {arr.shape}")
+    if arr.size == 0:
+        raise ZooError(f"{name}: got no {what}s, expected at least one")
+    expected = f"integer {what}s in {low}..{vocab - 1}"
+    if arr.dtype == bool:
+        raise ZooError(f"{name}: expected {expected}, got dtype bool")
+    if not np.issubdtype(arr.dtype, np.integer):
+        values = _as_float32(arr, name, expected)
+        if not np.all(values == np.round(values)):
+            raise ZooError(f"{name}: expected {expected}, got non-integer values")
+    lo, hi = arr.min(), arr.max()
+    if lo < low or hi >= vocab:
+        raise ZooError(f"{name}: {what}s must lie in {low}..{vocab - 1}, got range [{lo:g}, {hi:g}]")
+    return arr
+
+
+def model_labels(y, n, num_classes, name="y", what="label"):
+    """Integer class labels for a model's Keras boundary, one per example: shape (n,) or (n, 1) (() for one
+    example), each in 0..num_classes-1. Returns the array."""
+    arr = _array(y, name)
+    if arr.shape not in ((n,), (n, 1)) + ((),) * (n == 1):
+        raise ZooError(f"{name}: expected one {what} per example, shaped ({n},), got shape {arr.shape}")
+    return model_ids(arr, num_classes, name, what=what)
+
+
+def model_finite(x, name="x"):
+    """Numbers for a model that declares no input contract: numeric, finite after the cast to float32. Returns
+    the array."""
+    arr = _array(x, name)
+    if not (np.issubdtype(arr.dtype, np.integer) or arr.dtype == bool):
+        _as_float32(arr, name, "finite values")
+    return arr

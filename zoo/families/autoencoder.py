@@ -34,6 +34,9 @@ class ImageAutoencoder(ZooModel):
     the deterministic code; VAEs add "z_log_var") and `self.decoder` (code -> pixel rows)."""
 
     family = "autoencoder"
+    # the model boundary (zoo.base.ZooModel): images in, and evaluate's y, when it is images, the clean target
+    input_kind = "images"
+    target_kind = "images"
 
     # -- NumPy-facing API ---------------------------------------------------------------------------------
     def encode(self, x):

@@ -116,6 +116,7 @@ class GAN(ZooModel):
 
     family = "gan"
     generative = True
+    input_kind = "images"      # D's input; a conditional GAN takes {"image": images, "label": labels}
 
     def __init__(self, latent_dim=64, channels=1, g_filters=(128, 64), d_filters=(64, 128), minibatch_kernels=0,
                  minibatch_dim=8, unroll_steps=0, unroll_learning_rate=0.05, pack=1, beta_1=0.5,

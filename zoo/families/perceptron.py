@@ -102,6 +102,8 @@ class Perceptron(ZooModel):
     """
 
     family = FAMILY
+    input_kind = "rows"
+    target_kind = "binary"
 
     def __init__(self, input_dim=3, init="zeros", table=None, seed=0, **kwargs):
         super().__init__(**kwargs)
@@ -222,6 +224,8 @@ class MLP(ZooModel):
     `model(x)` gives P(Y = 1), shape (N,); `decide(x)` thresholds it at 0.5."""
 
     family = FAMILY
+    input_kind = "rows"
+    target_kind = "binary"
 
     def __init__(self, input_dim=2, hidden_units=(4,), activation="tanh", table=None, seed=0, **kwargs):
         super().__init__(**kwargs)

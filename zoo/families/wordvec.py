@@ -320,6 +320,11 @@ class WordVectors(ZooModel):
 
     family = FAMILY
     predict_batch_size = 8192
+    input_kind = "ids"
+
+    @property
+    def vocab_size(self):
+        return len(self.words)
 
     def _set_vocabulary(self, vocabulary, counts, dim):
         if vocabulary is None or counts is None:
@@ -485,6 +490,19 @@ class Word2Vec(WordVectors):
     (negatives equal to the target left out), or -Σ_j log σ(sign_j v'_{n_j} · h) along the target's Huffman path;
     h = v_center (skip-gram) or the mean of the context's vectors (CBOW).
     """
+
+    def check_evaluate(self, x, y=None):
+        """evaluate takes training rows as pair_pipeline makes them, not the word ids model(x) takes: (N, 2 +
+        negatives) for skip-gram, (N, 1 + 2 window + negatives) for CBOW, whose empty context slots hold -1."""
+        cbow = self.architecture == "cbow"
+        width = (1 + 2 * self.window if cbow else 2) + self.negatives
+        rows = checks.model_ids(x, self.vocab_size, "x", rank=2, width=width, low=-1 if cbow else 0,
+                                what="word id", layout=f"(N, {width}) (training rows)")
+        # an embedding lookup wraps -1 round to the last word: only a context slot may hold it
+        if cbow and (rows[:, 0].min() < 0 or (self.negatives and rows[:, -self.negatives:].min() < 0)):
+            raise ZooError(f"x: only the context slots of a CBOW training row may hold -1 (empty); the centre "
+                           f"and the negatives are word ids in 0..{self.vocab_size - 1}")
+        return rows, y
 
     def __init__(self, vocabulary=None, counts=None, dim=100, architecture="skipgram", objective="negative",
                  window=5, negatives=5, sample=1e-3, min_count=5, seed=0, **kwargs):

@@ -40,6 +40,7 @@ class DQN(ZooModel):
 
     family = FAMILY
     acts_on_batches = True
+    input_kind = "rows"     # observations (N, obs_dim)
 
     def __init__(self, env_id="CartPole-v1", obs_dim=4, n_actions=2, hidden_units=(256, 256), double_q=True,
                  target_update=10, prioritized=True, alpha=0.6, beta0=0.4, gamma=0.99, buffer_size=100_000,
