@@ -3,6 +3,7 @@ unbounded prompt, a subnormal temperature, out-of-range character ids, a huge qu
 and buffers (persistent chains, a Hopfield matrix) that escaped the size bound. Every refusal is one line."""
 
 import json
+import re
 import tempfile
 import time
 import warnings
@@ -259,3 +260,194 @@ def test_a_hopfield_matrix_past_the_bound_is_refused_before_allocating():
     assert checks.budget(checks.MAX_PARAMETERS, "that") == checks.MAX_PARAMETERS
     with pytest.raises(ZooError, match=r"^that implies 50,000,001 values, above the limit of 50,000,000"):
         checks.budget(checks.MAX_PARAMETERS + 1, "that")
+
+
+# -- 9. the weights file's datasets: declared shapes bounded before Keras reads any -------------------------------
+def _with_weights(source, path, change):
+    """A copy of the archive `source` whose model.weights.h5 went through change(h5py.File) first."""
+    import io as stdio
+
+    import h5py
+
+    with zipfile.ZipFile(source) as zin:
+        members = {n: zin.read(n) for n in zin.namelist()}
+    buffer = stdio.BytesIO(members["model.weights.h5"])
+    with h5py.File(buffer, "r+") as f:
+        change(f)
+    members["model.weights.h5"] = buffer.getvalue()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zout:
+        for name, blob in members.items():
+            zout.writestr(name, blob)
+    return path
+
+
+def _kernel_path(f):
+    names = []
+    f.visititems(lambda name, item: names.append(name) if getattr(item, "shape", None) == (784, 8) else None)
+    assert len(names) == 1, names
+    return names[0]
+
+
+def _replace(f, name, **dataset):
+    del f[name]
+    f.create_dataset(name, **dataset)
+
+
+@pytest.mark.parametrize("dataset, message", [
+    # the probe's file: a kernel declared (1, 10^9), chunked and never written, a few bytes on disk. The tiny
+    # autoencoder 784-8-2-8-784 has 784*8+8 + 8*2+2 + 2*8+8 + 8*784+784 = 13,378 parameters.
+    (dict(shape=(1, 10 ** 9), dtype="f4", chunks=(1, 1024)),
+     r"declares shape \(1, 1000000000\) float32 \(1,000,000,000 values\); expected at most the 13,378 "
+     r"parameters the model's config implies in all; refused before reading it"),
+    # within the parameters, declared but never written: would read 48 kB of nothing
+    (dict(shape=(12, 1000), dtype="f4", chunks=(1, 100)),
+     r"declares shape \(12, 1000\) float32 \(48,000 bytes\) but stores 0; expected every value written"),
+    # compressed: a bomb of zeros inside a small member
+    (dict(data=np.zeros((784, 8), np.float32), compression="gzip"),
+     r"declares shape \(784, 8\) float32 \(25,088 bytes\) but stores \d+; expected every value written"),
+    (dict(data=np.array([b"x" * 8] * 3)), r"declares shape \(3,\) \|S8; expected a plain array of numbers"),
+], ids=["declared 10^9, never written", "declared, never written", "compressed", "strings"])
+def test_a_weights_dataset_is_bounded_before_keras_reads_it(tmp_path, tiny_folder, monkeypatch, dataset, message):
+    import keras
+
+    name = None
+
+    def change(f):
+        nonlocal name
+        name = _kernel_path(f)
+        _replace(f, name, **dataset)
+    path = _with_weights(tiny_folder / "model.keras", tmp_path / "bad.keras", change)
+    assert path.stat().st_size < 200_000
+    monkeypatch.setattr(keras.saving, "load_model", lambda *a, **k: pytest.fail("Keras was handed the file"))
+    with pytest.raises(ZooError, match=r"bad.keras: model.weights.h5 dataset ") as e:
+        zoo.load(path)
+    assert f"dataset {name} declares shape" in one_line(e)
+    assert re.search(message, str(e.value)), str(e.value)
+
+
+def test_a_small_misshapen_weight_is_refused_with_keras_cause_on_one_line(tmp_path, tiny_folder):
+    def change(f):
+        _replace(f, _kernel_path(f), data=np.ones((8, 784), np.float32))   # transposed: as many values
+    path = _with_weights(tiny_folder / "model.keras", tmp_path / "transposed.keras", change)
+    with pytest.raises(ZooError) as e:
+        zoo.load(path)
+    message = one_line(e)
+    # the cause Keras states after "Example error message for object ...:", not the line before it (Keras, failing
+    # on the shape, retries the layer's other path and reports that attempt)
+    assert message.startswith(f"{path} could not be loaded: ValueError: the weights do not fit <Dense name=enc_0")
+    assert "Layer 'enc_0' expected 2 variables" in message and "Example error message" not in message
+
+
+def test_the_shipped_weights_pass_the_dataset_check():
+    for path in registry.saved_models_dir().glob("*/model.keras"):
+        config = io.read_archive_config(path)
+        io.check_weights_file(path, registry._parameter_count(config))
+
+
+# -- 10. a full disk during a checkpoint ---------------------------------------------------------------------------
+def _disk_full_at_second_save(monkeypatch, how):
+    import errno
+
+    import tensorflow as tf
+
+    from zoo import training
+
+    calls = []
+    if how == "tensorflow":
+        real = tf.train.CheckpointManager.save
+
+        def save(self, *args, **kwargs):
+            calls.append(1)
+            if len(calls) == 2:
+                raise tf.errors.ResourceExhaustedError(None, None, "ckpt-2.data-00000-of-00001; No space left on device")
+            return real(self, *args, **kwargs)
+        monkeypatch.setattr(tf.train.CheckpointManager, "save", save)
+    else:
+        real = io.write_json_atomic
+
+        def write(path, obj):
+            if path.name == "history.json":
+                calls.append(1)
+                if len(calls) == 2:
+                    raise OSError(errno.ENOSPC, "No space left on device", str(path))
+            return real(path, obj)
+        monkeypatch.setattr(training.io, "write_json_atomic", write)
+
+
+@pytest.mark.parametrize("how", ["tensorflow", "python"])
+def test_a_full_disk_during_a_checkpoint_is_one_line_and_keeps_the_previous_one(tmp_path, monkeypatch, how):
+    import tensorflow as tf
+
+    from zoo import training
+
+    # fit's checkpoint callback on its own (fit's tracing would cost seconds): epoch 1 saves, epoch 2 meets a full disk
+    phase = tmp_path / "work" / "main"
+    phase.mkdir(parents=True)
+    weights, epoch = tf.Variable([1.0, 2.0]), tf.Variable(0, dtype=tf.int64)
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(w=weights, epoch=epoch), str(phase), max_to_keep=1)
+    callback = training.PhaseCheckpoint(manager, epoch, phase / "history.json")
+    _disk_full_at_second_save(monkeypatch, how)
+    callback.on_epoch_begin(0)
+    callback.on_epoch_end(0, {"loss": 0.5})
+    weights.assign([3.0, 4.0])
+    callback.on_epoch_begin(1)
+    with pytest.raises(ZooError) as e:
+        callback.on_epoch_end(1, {"loss": 0.4})
+    assert one_line(e) == (f"no space left on the device: the checkpoint of epoch 2 could not be written in {phase} "
+                           f"({'ResourceExhaustedError' if how == 'tensorflow' else 'OSError'}); the previous "
+                           "checkpoint (ckpt-1) is intact and any saved model is unchanged; free some space and run "
+                           "the same command to resume")
+    # intact: the latest pointer is still epoch 1's, and it restores epoch 1's values
+    assert tf.train.latest_checkpoint(str(phase)) == str(phase / "ckpt-1")
+    tf.train.Checkpoint(w=weights, epoch=epoch).restore(str(phase / "ckpt-1")).assert_consumed()
+    assert weights.numpy().tolist() == [1.0, 2.0] and int(epoch.numpy()) == 1
+
+
+def test_other_checkpoint_failures_are_not_called_a_full_disk(tmp_path, monkeypatch):
+    import errno
+
+    from zoo import training
+
+    def denied(path, obj):
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+    monkeypatch.setattr(training.io, "write_json_atomic", denied)
+    callback = training.PhaseCheckpoint(None, None, tmp_path / "history.json")
+    callback.on_epoch_begin(0)
+    with pytest.raises(PermissionError):
+        callback.on_epoch_end(0, {"loss": 0.5})
+
+
+# -- 11. zoo sample at its bound -------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_vae_folder(tmp_path_factory):
+    return registry.save_model(zoo.create_model("vae_mnist", hidden_units=[8], latent_dim=2),
+                               tmp_path_factory.mktemp("vae") / "v", card={"name": "vae_mnist"})
+
+
+def test_zoo_sample_at_its_bound_draws_a_small_grid_and_keeps_every_sample(tmp_path, tiny_vae_folder, monkeypatch):
+    from conftest import run_zoo_here
+
+    from zoo import cli, figures
+
+    drawn = []
+    real = figures.image_grid
+    monkeypatch.setattr(figures, "image_grid", lambda images, **kw: drawn.append(len(images)) or real(images, **kw))
+    code, out, err = run_zoo_here("sample", tiny_vae_folder, "-n", cli.MAX_SAMPLES, "--seed", 3,
+                                  "--out", tmp_path / "s.png")
+    assert code == 0, err
+    assert drawn == [cli.MAX_DRAWN_SAMPLES] == [100]
+    assert out.strip() == (f"wrote {tmp_path / 's.png'}: the first 100 of 1024 samples from {tiny_vae_folder}; all "
+                           f"1024 in {tmp_path / 's.npz'}")
+    with np.load(tmp_path / "s.npz") as f:
+        np.testing.assert_array_equal(f["images"], zoo.load(tiny_vae_folder).sample(1024, seed=3))
+    drawn.clear()
+    assert run_zoo_here("sample", tiny_vae_folder, "-n", 100, "--out", tmp_path / "t.png")[0] == 0
+    assert drawn == [100] and not (tmp_path / "t.npz").exists()
+
+
+def test_zoo_sample_bounds_its_labels(tmp_path, tiny_vae_folder):
+    from conftest import run_zoo_here
+
+    code, out, err = run_zoo_here("sample", tiny_vae_folder, "--labels", ",".join(["1"] * 1025),
+                                  "--out", tmp_path / "s.png")
+    assert code == 1 and err.strip() == "zoo sample: error: --labels names 1,025 labels, one sample each; at most 1,024"

@@ -19,6 +19,7 @@ import time
 import warnings
 import zipfile
 from importlib import metadata
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np
@@ -369,6 +370,9 @@ def load_model_file(path, zoo_classes, parameter_count=None):
         if n is not None and n > MAX_PARAMETERS:
             raise ZooError(f"{path}: its config implies {n:,} parameters, above the limit of "
                            f"{MAX_PARAMETERS:,}; refused before allocating anything")
+        check_weights_file(path, n)
+    else:
+        check_weights_file(path)
     try:
         with warnings.catch_warnings():
             # the file holds no optimizer state on purpose (see registry.inference_copy)
@@ -377,9 +381,85 @@ def load_model_file(path, zoo_classes, parameter_count=None):
     except ZooError as e:
         raise ZooError(f"{path}: {e}") from None
     except Exception as e:
-        raise ZooError(f"{path} could not be loaded: {type(e).__name__}: {str(e).splitlines()[0][:300]}") from None
+        raise ZooError(f"{path} could not be loaded: {_keras_cause(e)}") from None
     check_weights(model, path)
     return model
+
+
+def _keras_cause(error):
+    """One line saying what Keras found wrong. Its loading failure begins "A total of N objects could not be
+    loaded. Example error message for object <Dense ...>:" and puts the cause on the lines after, so the first
+    line alone would hide it."""
+    text = str(error)
+    head, sep, rest = text.partition("Example error message for object ")
+    if sep:
+        what, _, detail = rest.partition(":\n")
+        cause = " ".join(line.strip() for line in detail.strip().split("\n\n")[0].splitlines() if line.strip())
+        return f"{type(error).__name__}: the weights do not fit {what.strip()}: {cause[:400]}"
+    return f"{type(error).__name__}: {text.strip().splitlines()[0][:300] if text.strip() else ''}"
+
+
+WEIGHTS_MEMBER = "model.weights.h5"
+WEIGHT_KINDS = "fiu"   # floats, and the integer counters and seed states Keras saves beside them
+
+
+def check_weights_file(path, parameters=None):
+    """Read the header of every dataset in a .keras archive's model.weights.h5, never its values, and refuse a
+    dataset Keras would allocate more for than the model can hold, before Keras reads any.
+
+    Keras reads a whole dataset as declared before comparing its shape with the variable it is meant for, so a
+    kernel declared (1, 10^9) in a chunked dataset that was never written (a few bytes on disk) costs gigabytes.
+    Two bounds stop that: no dataset may hold more values than the config implies parameters in all (or the
+    global limit where a class gives no estimate), and every dataset must store all the bytes its shape declares
+    (Keras writes weights contiguously and uncompressed), so what is read is bounded by the archive's own,
+    already bounded, size. Shapes that pass but fit no variable are left to Keras (a small read), whose message
+    _keras_cause keeps on one line."""
+    import h5py
+
+    path = Path(path)
+    limit = min(parameters, MAX_PARAMETERS) if parameters is not None else MAX_PARAMETERS
+    try:
+        with zipfile.ZipFile(path) as zf:
+            if WEIGHTS_MEMBER not in zf.namelist():
+                return   # Keras says what is missing
+            # Bounded by MAX_ARCHIVE_BYTES (read_archive_config); Keras holds the same bytes in memory to load them.
+            blob = zf.read(WEIGHTS_MEMBER)
+    except Exception as e:
+        raise ZooError(f"{path} is corrupt or truncated: {type(e).__name__}: {e}") from None
+    found = []
+
+    def visit(name, item):
+        if isinstance(item, h5py.Dataset) and not found:
+            problem = _dataset_problem(name, item, limit, parameters is not None)
+            if problem:
+                found.append(problem)
+
+    try:
+        with h5py.File(BytesIO(blob), "r") as f:
+            f.visititems(visit)
+    except Exception as e:
+        raise ZooError(f"{path}: {WEIGHTS_MEMBER} is not a readable HDF5 file ({type(e).__name__}: "
+                       f"{str(e).splitlines()[0][:200] if str(e) else ''})") from None
+    if found:
+        raise ZooError(f"{path}: {WEIGHTS_MEMBER} dataset {found[0]}; refused before reading it")
+
+
+def _dataset_problem(name, dataset, limit, from_config):
+    """What is wrong with one weights dataset, from its header alone; None when nothing is."""
+    shape, dtype = tuple(int(d) for d in (dataset.shape or ())), dataset.dtype
+    declared = f"{name} declares shape {shape} {dtype}"
+    if dataset.is_virtual or dtype.kind not in WEIGHT_KINDS or dtype.itemsize > 8:
+        return f"{declared}; expected a plain array of numbers (float or integer, at most 8 bytes each)"
+    values = int(np.prod(shape, dtype=object))
+    if values > limit:
+        what = (f"the {limit:,} parameters the model's config implies in all" if from_config else
+                f"the limit of {limit:,} parameters")
+        return f"{declared} ({values:,} values); expected at most {what}"
+    stored, needed = dataset.id.get_storage_size(), values * dtype.itemsize
+    if stored < needed:
+        return (f"{declared} ({needed:,} bytes) but stores {stored:,}; expected every value written, as Keras "
+                "writes weights (contiguous, uncompressed)")
+    return None
 
 
 def check_weights(model, path):
