@@ -29,6 +29,6 @@ __all__ = sorted(_LAZY) + ["FORMATS", "QUANTIZE", "IO", "MANIFEST"]
 def __getattr__(name):
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
-    if name in ("api", "litert", "savedmodel", "parts", "validate", "manifest"):
+    if name in ("api", "litert", "savedmodel", "parts", "validate", "manifest", "contract"):
         return importlib.import_module(f"export.{name}")
     raise AttributeError(f"module 'export' has no attribute {name!r}")

@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Optional
 
+from export import contract as _contract
 from export import litert as _litert
 from export import manifest as _manifest
 from export import savedmodel as _savedmodel
@@ -93,20 +94,64 @@ def calibration_set(job, name, part, n, batch):
 
 @contextlib.contextmanager
 def staged(path):
-    """A temporary sibling of `path` to convert into and check; it takes `path`'s name only when the block ends
-    without an error, so a file that fails its checks never replaces a good one."""
+    """A temporary sibling of `path` to convert into and check; `commit` gives it `path`'s name. Whatever is left
+    of it when the block ends (an error, a failed check) is removed, so a file that fails never replaces a good
+    one."""
     tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
         yield tmp
-        if tmp.is_dir():
-            zio.swap_in_dir(tmp, path)
-        else:
-            os.replace(tmp, path)
     finally:
-        if tmp.is_dir():
-            shutil.rmtree(tmp, ignore_errors=True)
-        elif tmp.exists():
-            tmp.unlink()
+        _remove(tmp)
+
+
+def _remove(path):
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def put_in_place(tmp, path):
+    """Give the checked `tmp` (a file or folder) the name `path`, keeping what was there until the manifest that
+    records the new one is written: returns (undo, done); undo() puts the old one back (or removes the new one
+    when there was none), done() drops the old one."""
+    backup = path.with_name(f".{path.name}.old-{uuid.uuid4().hex[:8]}")
+    had = path.exists() or path.is_symlink()
+    try:
+        if had and path.is_file() and not path.is_symlink():
+            try:   # the old file stays readable under its name until the atomic replace
+                os.link(path, backup)
+            except OSError:
+                shutil.copy2(path, backup)
+        elif had:
+            os.replace(path, backup)
+        os.replace(tmp, path)
+    except OSError as e:
+        if had and backup.exists() and not path.exists():
+            os.replace(backup, path)
+        _remove(backup)
+        raise ExportError(f"cannot put {path.name} in place in {path.parent}: {e.strerror or e}") from None
+
+    def undo():
+        if not (had and backup.is_file()):
+            _remove(path)
+        if had:
+            os.replace(backup, path)
+
+    def done():
+        if had:
+            _remove(backup)
+
+    return undo, done
+
+
+def commit(job, entry, tmp, path, manifest, command):
+    """The checked file in place and its record in export.json, together: when the manifest cannot be written,
+    the file is taken back out (the old one restored), so nothing unrecorded is left."""
+    if manifest:
+        _manifest.record(job.out, job.source, job.info(), entry, command, put_in_place=lambda: put_in_place(tmp, path))
+    else:
+        put_in_place(tmp, path)[1]()
 
 
 def _entry(job, name, part, path, fmt, quantize, io, batch):
@@ -120,24 +165,28 @@ def to_litert(model_or_name, part="decoder", quantize="int8", io="float", out=No
     """Convert one part to `<out>/<part>_<quantize>[_int8io][_bN].tflite`, check it and record it.
 
     Returns the report (also merged into <out>/export.json): file, size_bytes, sha256, inputs/outputs (with scale
-    and zero point for int8 tensors), ops, max/mean abs diff vs Keras, metric, latency, checks and passed."""
+    and zero point for int8 tensors), the input contract (export/contract.py), ops, max/mean abs diff vs Keras,
+    metric, latency, checks and passed. The file takes its name only together with its record: when export.json
+    cannot be written, it is taken back out and the one it replaced put back."""
     _litert.check_options(quantize, io)
     batch = check_batch(batch)
     job = job or prepare(model_or_name, out, publish)
     p = get_part(job.parts, part, job.source.name)
     path = job.out / file_name(part, "litert", quantize, io, batch)
     rep = calibration_set(job, part, p, representative_size, batch) if quantize == "int8" else None
+    sample = _validate.comparison_inputs(p)
     with staged(path) as tmp:
         _litert.convert(p.model, tmp, quantize=quantize, io=io, representative=rep, batch=batch)
         runner = LiteRTRunner(tmp, input_names(p.model), output_names(p.model), verify_manifest=False)
         entry = _entry(job, part, p, path, "litert", quantize, io, batch)
         entry.update({"size_bytes": tmp.stat().st_size, "sha256": zio.sha256(tmp), **runner.io_details()})
+        entry["input"] = _contract.input_contract(p.model, sample, entry["inputs"])
         if rep is not None:
             entry["calibration"] = {"batches": len(rep), "inputs": "ExportPart.inputs(n, seed=0)",
                                     "examples": int(sum(len(next(iter(b.values()))) for b in rep))}
-        entry.update(_validate.check(p, runner, "litert", quantize, ops=ops_of(tmp.read_bytes()), timing=timing))
-    if manifest:
-        _manifest.record(job.out, job.source, job.info(), entry, command)
+        entry.update(_validate.check(p, runner, "litert", quantize, ops=ops_of(tmp.read_bytes()), timing=timing,
+                                     sample=sample))
+        commit(job, entry, tmp, path, manifest, command)
     return {**entry, "path": str(path)}
 
 
@@ -149,15 +198,16 @@ def to_saved_model(model_or_name, part="decoder", out=None, batch=None, publish=
     p = get_part(job.parts, part, job.source.name)
     path = job.out / file_name(part, "savedmodel", batch=batch)
     names_in, names_out = input_names(p.model), output_names(p.model)
+    sample = _validate.comparison_inputs(p)
     with staged(path) as tmp:
         _savedmodel.convert(p.model, tmp, batch=batch)
         runner = SavedModelRunner(tmp, names_in, names_out)
         entry = _entry(job, part, p, path, "savedmodel", "none", "float", batch)
         entry.update({"size_bytes": _savedmodel.dir_size(tmp), "signature": "serving_default",
                       "inputs": [{"name": n} for n in names_in], "outputs": [{"name": n} for n in names_out]})
-        entry.update(_validate.check(p, runner, "savedmodel", timing=timing))
-    if manifest:
-        _manifest.record(job.out, job.source, job.info(), entry, command)
+        entry["input"] = _contract.input_contract(p.model, sample, batch=batch)
+        entry.update(_validate.check(p, runner, "savedmodel", timing=timing, sample=sample))
+        commit(job, entry, tmp, path, manifest, command)
     return {**entry, "path": str(path)}
 
 

@@ -1,9 +1,11 @@
 """LiteRT (.tflite) conversion through Keras 3's own exporter, checks on a file before it is used, and a runner.
 
-A file is used only after `load_litert` has checked it: the TFL3 identifier, a flatbuffer that parses, builtin
-ops only (no Flex, no custom ops: a device cannot run those), the signature inputs and outputs the caller
-expects, the sha256 recorded for it in an export.json beside it, and an interpreter that builds and
-allocates.
+A file is used only after `load_litert` has checked it: a regular file read with a size bound, the TFL3
+identifier, a flatbuffer that parses, builtin ops only (no Flex, no custom ops: a device cannot run those), the
+signature inputs and outputs the caller expects, the sha256 recorded for it in an export.json beside it, and an
+interpreter that builds and allocates. `LiteRTRunner` also holds the file to the tensors export.json records
+(dtype, shape, scale and zero point) and checks what it is called with against the recorded input contract
+(export/contract.py).
 """
 
 import hashlib
@@ -15,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from export.examples.run_decoder import runtime_log
+from export.examples import device_checks
+from export.examples.device_checks import non_builtin, ops_of, runtime_log
 from export.manifest import read_manifest
 from export.names import IO, MANIFEST, QUANTIZE
 from export.parts import ExportError, input_names, output_names
@@ -24,8 +27,9 @@ from zoo import io as zio
 TFLITE_IDENTIFIER = b"TFL3"
 
 
-# The device example is a standalone script (numpy and ai_edge_litert only) that is copied to devices as it is;
-# the exporter borrows its capture of the runtime's C++ log rather than keeping a second copy.
+# The device examples' checks (export/examples/device_checks.py: numpy and ai_edge_litert only, copied to devices
+# as it is) are the exporter's too: the capture of the runtime's C++ log, the op list, bounded reads, the
+# recorded details and ranges, rather than a second copy of each.
 quiet_stderr = runtime_log
 
 
@@ -124,12 +128,12 @@ def load_litert(path, inputs=None, outputs=None, num_threads=1, verify_manifest=
     from ai_edge_litert.interpreter import Interpreter
 
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise ExportError(f"{path} does not exist")
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise ExportError(f"{path} cannot be read: {e.strerror or e}") from None
+    try:   # a regular file, read with a bound
+        data = device_checks.read_bounded(path, device_checks.MAX_FILE_BYTES)
+    except device_checks.Refused as e:
+        raise ExportError(f"{path}: {e}") from None
     if len(data) < 8 or data[4:8] != TFLITE_IDENTIFIER:
         raise ExportError(f"{path} is not a LiteRT model: the 'TFL3' identifier is missing at bytes 4:8 "
                           "(corrupt, truncated or another format)")
@@ -166,34 +170,6 @@ def load_litert(path, inputs=None, outputs=None, num_threads=1, verify_manifest=
     return interp
 
 
-def ops_of(data):
-    """{op name: count} over every subgraph; custom ops (Flex included) as 'CUSTOM:<name>'."""
-    from ai_edge_litert import schema_py_generated as schema
-
-    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-    model = schema.Model.GetRootAs(data, 0)
-    codes = []
-    for i in range(model.OperatorCodesLength()):
-        oc = model.OperatorCodes(i)
-        code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
-        if code == schema.BuiltinOperator.CUSTOM:
-            custom = oc.CustomCode()
-            codes.append("CUSTOM:" + (custom.decode("utf-8", "replace") if custom else "?"))
-        else:
-            codes.append(names.get(code, f"UNKNOWN_{code}"))
-    counts = {}
-    for s in range(model.SubgraphsLength()):
-        sg = model.Subgraphs(s)
-        for j in range(sg.OperatorsLength()):
-            name = codes[sg.Operators(j).OpcodeIndex()]
-            counts[name] = counts.get(name, 0) + 1
-    return dict(sorted(counts.items()))
-
-
-def non_builtin(ops):
-    return sorted(op for op in ops if op.startswith(("CUSTOM:", "Flex", "UNKNOWN_")))
-
-
 class LiteRTRunner:
     """Runs a checked .tflite through its signature: float inputs in `inputs` order (the Keras part's), outputs
     returned in `outputs` order (the Keras part's, not the signature's alphabetical one). int8 inputs are
@@ -202,14 +178,21 @@ class LiteRTRunner:
 
     def __init__(self, path, inputs=None, outputs=None, num_threads=1, verify_manifest=True):
         self.path = Path(path)
+        entry = (manifest_entry(self.path) or {}) if verify_manifest else {}
         if verify_manifest and (inputs is None or outputs is None):
-            entry = manifest_entry(self.path) or {}
             inputs = inputs or [t["name"] for t in entry.get("inputs", [])] or None
             outputs = outputs or [t["name"] for t in entry.get("outputs", [])] or None
         self.interpreter = load_litert(self.path, inputs, outputs, num_threads, verify_manifest)
         self.runner = self.interpreter.get_signature_runner()
         self.in_details = self.runner.get_input_details()
         self.out_details = self.runner.get_output_details()
+        try:   # the tensors export.json records for the file (dtype, shape, scale and zero point)
+            device_checks.check_details(self.in_details, entry.get("inputs"), "inputs", None)
+            device_checks.check_details(self.out_details, entry.get("outputs"), "outputs", None)
+        except device_checks.Refused as e:
+            raise ExportError(f"{self.path}: {e}") from None
+        # What export.json says each input takes ("input"); __call__ checks the values it is given against it.
+        self.contract = {c["name"]: c for c in entry.get("input") or [] if isinstance(c, dict) and "name" in c}
         self.input_order = list(inputs) if inputs else list(self.in_details)
         self.output_order = list(outputs) if outputs else list(self.out_details)
         batches = {int(d["shape_signature"][0]) for d in self.in_details.values()}
@@ -250,7 +233,19 @@ class LiteRTRunner:
         out = self.runner(**feed)
         return [self._dequantize(n, out[n]) for n in self.output_order]
 
+    def check_inputs(self, inputs):
+        """Each input against its recorded range (a file exported before "input" was recorded has none): raw
+        0..255 pixels where [0, 1] is expected are refused in one line, not quantized into nonsense."""
+        for name, x in zip(self.input_order, inputs):
+            if name in self.contract:
+                try:
+                    device_checks.check_values(name, x, self.contract[name])
+                except device_checks.Refused as e:
+                    raise ExportError(f"{self.path.name}: {e}") from None
+
     def __call__(self, inputs, batch_size=256):
+        """Outputs for a batch of any size, after check_inputs (run_once is the file's own call, unchecked)."""
+        self.check_inputs(inputs)
         n = len(inputs[0])
         step = self.batch or batch_size
         chunks = []

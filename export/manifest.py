@@ -3,7 +3,9 @@ latency), plus the model it came from and the sha256 of that model.keras.
 
 A manifest that exists but cannot be read, or is not an export manifest, is refused with one line and never
 rewritten: rewriting it would silently lose the records of the files beside it. Updates hold a lock on the
-folder, so two exporters writing into one folder do not lose each other's records.
+folder, so two exporters writing into one folder do not lose each other's records. A new file is put in place
+under that lock just before the manifest that records it is written, and taken back out (the old one put back)
+when that write fails, so the folder never holds a file its manifest does not describe.
 """
 
 import contextlib
@@ -70,10 +72,13 @@ def check_writable(folder, name):
     return manifest
 
 
-def record(folder, source, info, entry, command=None):
+def record(folder, source, info, entry, command=None, put_in_place=None):
     """Merge one file's record into folder/export.json, atomically and under the lock.
 
-    info: model-level fields (family, parts, source path and sha256, tolerances)."""
+    info: model-level fields (family, parts, source path and sha256, tolerances). put_in_place: called under the
+    lock just before the manifest is written, to give the recorded file its name; it returns (undo, done), and
+    undo() runs when the manifest cannot be written, so the folder never holds a file export.json does not
+    record (or a record whose sha256 the file lacks)."""
     folder = Path(folder)
     path = folder / MANIFEST
     with locked(folder):
@@ -90,5 +95,19 @@ def record(folder, source, info, entry, command=None):
             "artifacts": dict(sorted(artifacts.items())),
             **({"commands": commands} if commands else {}),
         }
-        zio.write_json_atomic(path, manifest)
+        undo, done = put_in_place() if put_in_place is not None else (None, None)
+        try:
+            zio.write_json_atomic(path, manifest)
+        except BaseException as e:
+            if undo is not None:
+                undo()
+            if not isinstance(e, Exception):
+                raise
+            reason = (e.strerror if isinstance(e, OSError) and e.strerror else str(e).strip().splitlines()[0]
+                      if str(e).strip() else type(e).__name__)
+            kept = (f"; {entry['file']} was taken back out (the previous one, if any, is back), so nothing "
+                    "unrecorded is left" if undo is not None else "")
+            raise ExportError(f"cannot write {path}: {reason}{kept}") from None
+        if done is not None:
+            done()
     return path

@@ -84,9 +84,15 @@ def keras_latency(part_model, single):
     return latency_ms(lambda: part_model(args, training=False), repeats=100)
 
 
-def check(part, runner, kind, quantize="none", ops=None, timing=True):
-    """The report fields for one file. kind: "litert" or "savedmodel"."""
-    batch = part.inputs(COMPARISON_SIZE, COMPARISON_SEED)
+def comparison_inputs(part):
+    """The part's own inputs the file is compared on (and its input contract read from)."""
+    return part.inputs(COMPARISON_SIZE, COMPARISON_SEED)
+
+
+def check(part, runner, kind, quantize="none", ops=None, timing=True, sample=None):
+    """The report fields for one file. kind: "litert" or "savedmodel"; sample: comparison_inputs(part), when
+    the caller has drawn them already."""
+    batch = comparison_inputs(part) if sample is None else sample
     report = {"comparison_batch": {"size": int(len(batch[0])), "seed": COMPARISON_SEED,
                                    "inputs": "the part's own inputs (ExportPart.inputs)"}}
     want = keras_run(part.model, batch)

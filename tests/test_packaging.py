@@ -42,7 +42,8 @@ def third_party_imports(folders):
                     continue
                 for name in names:
                     top = name.split(".")[0]
-                    if top not in sys.stdlib_module_names and top not in ("zoo", "export", "__future__"):
+                    local = (path.parent / f"{top}.py").is_file()   # a script's sibling (export/examples)
+                    if top not in sys.stdlib_module_names and top not in ("zoo", "export", "__future__") and not local:
                         found.setdefault(top, []).append(str(path.relative_to(ROOT)))
     return found
 

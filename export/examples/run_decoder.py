@@ -16,47 +16,35 @@ are drawn from N(0, I) with the seed; labels are --label, or 0, 1, 2, ... cyclin
 with the file's own scale and zero point (q = round(x / scale) + zero_point, clipped to [-128, 127]); int8
 outputs are dequantized ((q - zero_point) * scale). A file with a fixed batch size is fed in chunks of it.
 
-Anything wrong with the file (not a LiteRT model; corrupt, truncated or altered so that it fails to load,
-allocate or run, or gives non-finite pixels; not a decoder) is refused with one line on stderr and exit 1.
+Before the file is used, device_checks.py (beside this script) checks it: a bounded read, the 'TFL3' identifier,
+builtin ops only, the sha256 and the input/output details recorded in the export.json beside it, quantized
+tensors with a scale > 0, and the bytes its tensors take at the batch size asked for. Anything wrong with the file
+(not a LiteRT model; corrupt, truncated or altered; not a decoder; too large to run) is refused with one line on
+stderr and exit 1; a file that passes the checks but fails while running gives one line and exit 2 (--debug shows
+the traceback).
 """
 
 import argparse
 import contextlib
-import hashlib
 import json
 import os
 import struct
 import sys
-import tempfile
 import zlib
 
 import numpy as np
-from ai_edge_litert.interpreter import Interpreter
+
+try:  # run as a script: device_checks.py sits beside it
+    import device_checks as dc
+except ImportError:  # imported as export.examples.run_decoder
+    from export.examples import device_checks as dc
 
 MAX_SAMPLES = 1024
-MAX_FILE_BYTES = 512 << 20
-
-
-class Refused(Exception):
-    """The model file cannot be used; the message says why."""
-
-
-@contextlib.contextmanager
-def runtime_log():
-    """The LiteRT runtime writes notes and errors straight to fd 2 from C++ ("INFO: Created TensorFlow Lite
-    XNNPACK delegate", "ERROR: ..."); collect them, so stderr carries at most our one line."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as tmp:
-        os.dup2(tmp.fileno(), 2)
-        log = {"text": ""}
-        try:
-            yield log
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            tmp.seek(0)
-            log["text"] = tmp.read().decode("utf-8", "replace")
+Refused = dc.Refused
+# Without an "input" contract in export.json (exports made before it was recorded): codes are any finite
+# numbers, labels one-hot rows.
+DEFAULT_CONTRACT = {"code": {"name": "code", "kind": "values", "range": [None, None]},
+                    "label_onehot": {"name": "label_onehot", "kind": "one_hot", "range": [0, 1]}}
 
 
 def write_png(path, img):
@@ -207,110 +195,39 @@ def describe(path):
         return os.path.basename(path), False
 
 
-def quantize(x, detail):
-    if detail["dtype"] == np.float32:
-        return x.astype(np.float32)
-    scale, zero_point = detail["quantization"]
-    info = np.iinfo(detail["dtype"])
-    return np.clip(np.round(x / scale) + zero_point, info.min, info.max).astype(detail["dtype"])
-
-
-def dequantize(y, detail):
-    if detail["dtype"] == np.float32:
-        return y.astype(np.float32)
-    scale, zero_point = detail["quantization"]
-    return (y.astype(np.float32) - zero_point) * scale
-
-
-def check_recorded_sha256(path, content):
-    """A flipped byte in the weights still runs and draws wrong digits without a word; when the exporter's
-    export.json sits beside the file (as it ships), the file must have the sha256 recorded there."""
-    manifest = os.path.join(os.path.dirname(os.path.abspath(path)), "export.json")
-    if not os.path.isfile(manifest):
-        return
-    try:
-        with open(manifest, encoding="utf-8") as f:
-            entry = json.load(f).get("artifacts", {}).get(os.path.basename(path)) or {}
-    except (OSError, ValueError, AttributeError):
-        raise Refused(f"the export.json beside it ({manifest}) is unreadable or corrupt") from None
-    want = entry.get("sha256") if isinstance(entry, dict) else None
-    if want and hashlib.sha256(content).hexdigest() != want:
-        raise Refused("it is corrupt: its sha256 differs from the one recorded in the export.json beside it")
-
-
 def load(path):
-    """(signature runner, input details, output details) of a decoder file, or Refused."""
-    try:
-        with open(path, "rb") as f:
-            content = f.read(MAX_FILE_BYTES + 1)
-    except OSError as e:
-        raise Refused(f"cannot read it: {e.strerror or e}") from None
-    if len(content) > MAX_FILE_BYTES:
-        raise Refused(f"it is larger than {MAX_FILE_BYTES >> 20} MB; not a decoder this example runs")
-    if len(content) < 8 or content[4:8] != b"TFL3":
-        raise Refused("it is not a LiteRT model (the 'TFL3' identifier is missing: another format, or corrupt)")
-    check_recorded_sha256(path, content)
-    try:
-        interpreter = Interpreter(model_content=content, num_threads=1)
-        interpreter.allocate_tensors()
-        signatures = interpreter.get_signature_list()
-        if len(signatures) != 1:
-            raise Refused(f"it has {len(signatures)} signatures; an exported decoder has one")
-        runner = interpreter.get_signature_runner()
-        inputs, outputs = runner.get_input_details(), runner.get_output_details()
-    except Refused:
-        raise
-    except Exception as e:
-        raise Refused(f"it is corrupt or truncated: the LiteRT interpreter refused it ({first_line(e)})") from None
+    """(checked Model, image side) of a decoder file, or Refused."""
+    model = dc.load(path, defaults=DEFAULT_CONTRACT)
+    inputs, outputs = model.inputs, model.outputs
     names_in, names_out = sorted(inputs), sorted(outputs)
-    if names_in not in (["code"], ["code", "label_onehot"]) or "image" not in names_out:
+    if names_in not in (["code"], ["code", "label_onehot"]) or names_out != ["image"]:
         raise Refused(f"it is not a decoder: expected inputs 'code' (+ optional 'label_onehot') and an output "
                       f"'image', found inputs {names_in} and outputs {names_out}")
     for name, d in list(inputs.items()) + [("image", outputs["image"])]:
-        shape = [int(s) for s in d["shape_signature"]]
-        if len(shape) != 2 or shape[1] < 1 or shape[0] == 0 or shape[0] < -1:
-            raise Refused(f"it is not a decoder this example runs: {name!r} has shape {shape}, expected (N, width)")
-        if d["dtype"] not in (np.float32, np.int8):
-            raise Refused(f"{name!r} is {np.dtype(d['dtype'])}; expected float32 or int8")
-        if d["dtype"] == np.int8 and not (np.isfinite(d["quantization"][0]) and d["quantization"][0] > 0):
-            raise Refused(f"{name!r} is int8 with scale {d['quantization'][0]}; the file is corrupt")
-    batches = {int(d["shape_signature"][0]) for d in list(inputs.values()) + [outputs["image"]]}
-    if len(batches) != 1:
-        raise Refused(f"its inputs and output disagree on the batch size ({sorted(batches)}); the file is corrupt")
-    pixels = int(outputs["image"]["shape_signature"][1])
+        if len(dc.shape_of(d)) != 2:
+            raise Refused(f"it is not a decoder this example runs: {name!r} has shape {dc.shape_of(d)}, expected "
+                          "(N, width)")
+    pixels = dc.shape_of(outputs["image"])[1]
     side = int(round(pixels ** 0.5))
     if side * side != pixels:
         raise Refused(f"its 'image' output has {pixels} values, not a square image")
-    return runner, inputs, outputs, side, batches.pop()
+    return model, side
 
 
-def decode(runner, inputs, outputs, feed, n, fixed):
+def decode(model, feed, n):
     """The dequantized 'image' rows for n samples, in chunks of the file's fixed batch size when it has one."""
-    step = fixed if fixed > 0 else n
-    pixels = int(outputs["image"]["shape_signature"][1])
+    step = model.fixed_batch or n
     chunks = []
     for i in range(0, n, step):
         part = {k: v[i:i + step] for k, v in feed.items()}
         m = len(part["code"])
         if m < step:  # pad the last chunk of a fixed-batch file
             part = {k: np.concatenate([v, np.repeat(v[-1:], step - m, axis=0)]) for k, v in part.items()}
-        try:
-            result = runner(**part)
-            image = np.asarray(result["image"])
-        except Exception as e:
-            raise Refused(f"it is corrupt: running it failed ({first_line(e)})") from None
-        if image.shape != (step, pixels):
-            raise Refused(f"it is corrupt: 'image' came out with shape {list(image.shape)}, expected {[step, pixels]}")
-        chunks.append(dequantize(image, outputs["image"])[:m])
+        chunks.append(dc.run(model, part)["image"][:m])
     images = np.concatenate(chunks)
     if not np.all(np.isfinite(images)):
         raise Refused("it is corrupt: it decoded to non-finite pixel values")
     return images
-
-
-def first_line(e):
-    text = str(e).strip()
-    return (text.splitlines()[0][:200] if text else type(e).__name__)
 
 
 def main(argv=None):
@@ -324,16 +241,16 @@ def main(argv=None):
     p.add_argument("--figure", action="store_true",
                    help="a titled figure in the zoo's house style (enlarged tiles, title saying what ran) instead "
                         "of the bare grid")
+    p.add_argument("--debug", action="store_true", help="show the traceback of a failure (and the runtime's log)")
     args = p.parse_args(argv)
     if not 1 <= args.n <= MAX_SAMPLES or args.cols < 1 or args.seed < 0:
         p.error(f"--n must be in [1, {MAX_SAMPLES}], --cols >= 1 and --seed >= 0")
 
     try:
-        with runtime_log():
+        with dc.runtime_log() if not args.debug else contextlib.nullcontext():
             images, inputs, outputs, side = run(args)
-    except Refused as e:
-        print(f"error: cannot use {args.model}: {e}", file=sys.stderr)
-        return 1
+    except Exception as e:
+        return dc.exit_status(e, args.debug, args.model)
     cols = min(args.cols, args.n)
     if args.figure:
         labels = ("" if "label_onehot" not in inputs else f"; label {args.label} for all" if args.label is not None
@@ -360,19 +277,28 @@ def main(argv=None):
     return 0
 
 
+def one_hot(labels, classes):
+    """(n, classes) float32 rows, without the (classes, classes) identity np.eye would allocate first."""
+    rows = np.zeros((len(labels), classes), np.float32)
+    rows[np.arange(len(labels)), labels] = 1
+    return rows
+
+
 def run(args):
     """Decoded images (N, pixels) in [0, 1] for the arguments, with the file's details; Refused otherwise."""
-    runner, inputs, outputs, side, fixed = load(args.model)
-    latent = int(inputs["code"]["shape_signature"][1])
+    model, side = load(args.model)
+    inputs, outputs = model.inputs, model.outputs
+    latent = dc.shape_of(inputs["code"])[1]
+    classes = dc.shape_of(inputs["label_onehot"])[1] if "label_onehot" in inputs else 0
+    dc.check_draw(model, args.n, [latent, classes])
     rng = np.random.default_rng(args.seed)
-    feed = {"code": quantize(rng.standard_normal((args.n, latent)).astype(np.float32), inputs["code"])}
-    if "label_onehot" in inputs:
-        classes = int(inputs["label_onehot"]["shape_signature"][1])
+    feed = {"code": dc.feed(model, "code", rng.standard_normal((args.n, latent)).astype(np.float32))}
+    if classes:
         if args.label is not None and not 0 <= args.label < classes:
             raise Refused(f"--label must be in [0, {classes - 1}] for this decoder")
         labels = np.full(args.n, args.label) if args.label is not None else np.arange(args.n) % classes
-        feed["label_onehot"] = quantize(np.eye(classes, dtype=np.float32)[labels], inputs["label_onehot"])
-    return decode(runner, inputs, outputs, feed, args.n, fixed), inputs, outputs, side
+        feed["label_onehot"] = dc.feed(model, "label_onehot", one_hot(labels, classes))
+    return decode(model, feed, args.n), inputs, outputs, side
 
 
 if __name__ == "__main__":

@@ -16,88 +16,89 @@ MNIST, drawn in colour). z is drawn from N(0, I) with the seed (the generator's 
 side: RandomStandardNormal is not a LiteRT builtin). Labels: --labels (one per sample, or one for all), else
 0, 1, 2, ... cycling. int8 inputs/outputs are (de)quantized with the file's own scale and zero point.
 
-A file that is not a generator, or is corrupt, is refused with one line on stderr and exit status 1.
+Before the file is used, device_checks.py (beside this script) checks it: a bounded read, the 'TFL3' identifier,
+builtin ops only, the sha256 and the input/output details recorded in the export.json beside it, quantized
+tensors with a scale > 0, and the bytes its tensors take at the batch size asked for. A file that is not a
+generator, or is corrupt, is refused with one line on stderr and exit status 1; one that passes the checks but
+fails while running gives one line and exit status 2 (--debug shows the traceback).
 """
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 
 import numpy as np
-from ai_edge_litert.interpreter import Interpreter
 from PIL import Image, ImageDraw, ImageFont
+
+try:  # run as a script: device_checks.py sits beside it
+    import device_checks as dc
+except ImportError:  # imported as export.examples.run_generator
+    from export.examples import device_checks as dc
 
 MAX_SAMPLES = 1024
 # The zoo's house style for sample grids (zoo/figures.py): tiles parted by light steel blue, a title above, at
 # least 600 px wide.
 SEPARATOR = (0xB0, 0xC4, 0xDE)
 MIN_FIGURE_WIDTH = 640
-
-
-class Refused(Exception):
-    """The model file cannot be used; the message says why."""
-
-
-def quantize(x, detail):
-    if detail["dtype"] == np.float32:
-        return x.astype(np.float32)
-    scale, zero_point = detail["quantization"]
-    info = np.iinfo(detail["dtype"])
-    return np.clip(np.round(x / scale) + zero_point, info.min, info.max).astype(detail["dtype"])
-
-
-def dequantize(y, detail):
-    if detail["dtype"] == np.float32:
-        return y.astype(np.float32)
-    scale, zero_point = detail["quantization"]
-    return (y.astype(np.float32) - zero_point) * scale
+Refused = dc.Refused
+# Without an "input" contract in export.json (exports made before it was recorded): codes are any finite
+# numbers, labels one-hot rows.
+DEFAULT_CONTRACT = {"code": {"name": "code", "kind": "values", "range": [None, None]},
+                    "label_onehot": {"name": "label_onehot", "kind": "one_hot", "range": [0, 1]}}
 
 
 def load(path):
-    try:
-        with open(path, "rb") as f:
-            content = f.read()
-    except OSError as e:
-        raise Refused(f"cannot read it: {e.strerror or e}") from None
-    if len(content) < 8 or content[4:8] != b"TFL3":
-        raise Refused("it is not a LiteRT model (the 'TFL3' identifier is missing)")
-    try:
-        interpreter = Interpreter(model_content=content, num_threads=1)
-        interpreter.allocate_tensors()
-        runner = interpreter.get_signature_runner()
-        inputs, outputs = runner.get_input_details(), runner.get_output_details()
-    except Exception as e:
-        text = str(e).strip()
-        first = text.splitlines()[0][:200] if text else type(e).__name__
-        raise Refused(f"it is corrupt or truncated: the LiteRT interpreter refused it ({first})") from None
-    if sorted(inputs) not in (["code"], ["code", "label_onehot"]) or "image" not in outputs:
-        raise Refused(f"it is not a generator: inputs {sorted(inputs)}, outputs {sorted(outputs)}")
-    width = int(outputs["image"]["shape_signature"][-1])
+    """(checked Model, channels) of a generator file, or Refused."""
+    model = dc.load(path, defaults=DEFAULT_CONTRACT)
+    inputs, outputs = model.inputs, model.outputs
+    if sorted(inputs) not in (["code"], ["code", "label_onehot"]) or sorted(outputs) != ["image"]:
+        raise Refused(f"it is not a generator: inputs {sorted(inputs)}, outputs {sorted(outputs)}; expected "
+                      "inputs 'code' (+ optional 'label_onehot') and an output 'image'")
+    for name, d in list(inputs.items()) + [("image", outputs["image"])]:
+        if len(dc.shape_of(d)) != 2:
+            raise Refused(f"it is not a generator this example runs: {name!r} has shape {dc.shape_of(d)}, "
+                          "expected (N, width)")
+    width = dc.shape_of(outputs["image"])[1]
     channels = next((c for c in (1, 3) if width == 28 * 28 * c), None)
     if channels is None:
         raise Refused(f"its 'image' output has {width} values, not 28x28 grey or colour images")
-    return runner, inputs, outputs, channels
+    return model, channels
+
+
+def one_hot(labels, classes):
+    """(n, classes) float32 rows, without the (classes, classes) identity np.eye would allocate first."""
+    rows = np.zeros((len(labels), classes), np.float32)
+    rows[np.arange(len(labels)), labels] = 1
+    return rows
 
 
 def generate(path, n, seed, labels=None):
     """(n, 28, 28, C) images in [0, 1] from the file, with z ~ N(0, I) drawn with `seed`."""
-    runner, inputs, outputs, channels = load(path)
+    model, channels = load(path)
+    inputs = model.inputs
+    latent = dc.shape_of(inputs["code"])[1]
+    classes = dc.shape_of(inputs["label_onehot"])[1] if "label_onehot" in inputs else 0
+    if not classes and labels is not None:
+        raise Refused("it is not class-conditional (no 'label_onehot' input); drop --labels")
+    dc.check_draw(model, n, [latent, classes])
     rng = np.random.default_rng(seed)
-    latent = int(inputs["code"]["shape_signature"][1])
-    feed = {"code": quantize(rng.standard_normal((n, latent)).astype(np.float32), inputs["code"])}
-    if "label_onehot" in inputs:
-        classes = int(inputs["label_onehot"]["shape_signature"][1])
+    feed = {"code": dc.feed(model, "code", rng.standard_normal((n, latent)).astype(np.float32))}
+    if classes:
         labels = np.arange(n) % classes if labels is None else np.resize(np.asarray(labels), n)
         if labels.min() < 0 or labels.max() >= classes:
             raise Refused(f"labels must be in [0, {classes - 1}] for this generator")
-        feed["label_onehot"] = quantize(np.eye(classes, dtype=np.float32)[labels], inputs["label_onehot"])
-    elif labels is not None:
-        raise Refused("it is not class-conditional (no 'label_onehot' input); drop --labels")
-    try:
-        image = dequantize(np.asarray(runner(**feed)["image"]), outputs["image"])
-    except Exception as e:
-        raise Refused(f"running it failed ({type(e).__name__})") from None
+        feed["label_onehot"] = dc.feed(model, "label_onehot", one_hot(labels, classes))
+    step = model.fixed_batch or n
+    chunks = []
+    for i in range(0, n, step):
+        part = {k: v[i:i + step] for k, v in feed.items()}
+        m = len(part["code"])
+        if m < step:  # pad the last chunk of a fixed-batch file
+            part = {k: np.concatenate([v, np.repeat(v[-1:], step - m, axis=0)]) for k, v in part.items()}
+        chunks.append(dc.run(model, part)["image"][:m])
+    image = np.concatenate(chunks)
     if not np.all(np.isfinite(image)):
         raise Refused("it generated non-finite pixels: the file is corrupt")
     return image.reshape(n, 28, 28, channels)
@@ -169,6 +170,7 @@ def main(argv=None):
     p.add_argument("--figure", action="store_true",
                    help="a titled figure in the zoo's house style (enlarged tiles, title saying what ran) instead "
                         "of the bare grid")
+    p.add_argument("--debug", action="store_true", help="show the traceback of a failure (and the runtime's log)")
     args = p.parse_args(argv)
     labels = None
     if args.labels:
@@ -181,10 +183,10 @@ def main(argv=None):
     if not 1 <= args.n <= MAX_SAMPLES or args.cols < 1 or args.seed < 0:
         p.error(f"--n must be in [1, {MAX_SAMPLES}], --cols >= 1 and --seed >= 0")
     try:
-        images = generate(args.model, args.n, args.seed, labels)
-    except Refused as e:
-        print(f"error: cannot use {args.model}: {e}", file=sys.stderr)
-        return 1
+        with dc.runtime_log() if not args.debug else contextlib.nullcontext():
+            images = generate(args.model, args.n, args.seed, labels)
+    except Exception as e:
+        return dc.exit_status(e, args.debug, args.model)
     cols = min(args.cols, args.n)
     if args.figure:
         what, named = describe(args.model)
