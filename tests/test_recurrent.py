@@ -153,6 +153,16 @@ def test_stepwise_and_chunked_paths_equal_the_one_shot_call(models, kind):
     assert m.count_params() == recurrent.CharLM.parameter_count(m.get_config())
 
 
+@pytest.mark.parametrize("kind", list(TINY))
+def test_sequence_nats_is_step_nats_in_one_pass(models, kind):
+    # the export metric's Keras side reads the stream in one pass; it must be the per-step quantity
+    m = models[kind]
+    ids = np.random.default_rng(3).integers(0, m.vocab_size, 40).astype(np.int32)
+    one_pass, stepwise = recurrent.sequence_nats(m, ids), recurrent.step_nats(m.step, m, ids)
+    assert one_pass == pytest.approx(stepwise, rel=1e-5, abs=1e-6)
+    assert one_pass != pytest.approx(recurrent.sequence_nats(m, ids[::-1]), rel=1e-3)   # the order matters
+
+
 @pytest.mark.parametrize("kind", ["window", "lstm"])
 @pytest.mark.slow
 def test_nats_per_char_equals_numpy_cross_entropy_of_the_call(models, kind):
@@ -327,7 +337,7 @@ def test_shipped_int8_step_nats_per_char_is_within_2_percent_of_keras():
     runner = litert.LiteRTRunner(INT8)
     ids = m.encode(_validation_slice(m))
     exported = recurrent.step_nats(recurrent.runner_step(runner.run_once, m), m, ids)
-    keras_value = recurrent.step_nats(m.step, m, ids)
+    keras_value = recurrent.sequence_nats(m, ids)
     assert abs(exported - keras_value) / keras_value <= 0.02
     assert keras_value < 2.5    # a trained model: the check is not on noise
 

@@ -88,6 +88,7 @@ class CharLM(ZooModel):
     """
 
     family = FAMILY
+    input_kind = target_kind = "tokens"     # (batch, time) ids in, the next ids as evaluate's y
     # The core's "generative" means sample(n) -> images; text comes from generate() and `zoo generate`.
     generative = False
 
@@ -419,6 +420,16 @@ def step_nats(step, model, ids):
     return total / (len(ids) - 1)
 
 
+def sequence_nats(model, ids):
+    """step_nats of the Keras model computed in one pass over ids as one stream from the initial state: the same
+    quantity, thousands of times faster than one eager step per character (tests check the two agree)."""
+    logits, _ = model._chunk(np.asarray(ids[:-1], np.int32)[None], model.initial_state(1))
+    z = np.asarray(logits, np.float64)[0]
+    top = z.max(axis=1, keepdims=True)
+    log_norm = top[:, 0] + np.log(np.sum(np.exp(z - top), axis=1))
+    return float(np.mean(log_norm - z[np.arange(len(z)), np.asarray(ids[1:])]))
+
+
 def runner_step(runner, model):
     """A step function (token ids, state) -> (logits, state) over a runner of the step part (a function list of
     arrays -> list of outputs in the part's order: logits, then the states)."""
@@ -465,9 +476,10 @@ def export_parts(model, data):
     def metric(runner):
         text_ids = ids[:EXPORT_METRIC_CHARS]
         exported = step_nats(runner_step(runner, model), model, text_ids)
-        keras_value = step_nats(model.step, model, text_ids)
+        keras_value = sequence_nats(model, text_ids)
         return metric_report("nats_per_char", exported, keras_value,
-                             text=f"the first {len(text_ids):,} validation characters, one step at a time")
+                             text=f"the first {len(text_ids):,} validation characters, one step at a time "
+                                  "(Keras: the same stream in one pass)")
 
     return {"step": ExportPart(part, inputs, metric, metric_bound=0.02,
                                description="one step: token one-hot (1, V) and state in; logits and state out")}
