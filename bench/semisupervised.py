@@ -7,18 +7,23 @@ training sets of 100, 1000 and all 15,000 images (class-balanced, seeded), mean 
     python bench/semisupervised.py --rows random,ae_mnist --merge --out bench/results/semisupervised.json
                                                             # re-measure rows after an encoder is re-trained
 
-Each run is zoo.create_model("mnist_classifier", encoder=ROW, head="linear", dropout=0.0, seed=SEED): a linear
-softmax head on batch-normalised codes over the row's pretrained test-time encoder. It is trained by the
-classifier family's train hook through zoo.training.fit, with recipe labels=N: the hook draws N
-class-balanced labelled images with the run's seed (every row sees the same images for a given seed), trains
-the head with the encoder frozen, then everything at a lower rate with cosine decay. The recipes (RECIPES) are
-fixed here per labelled-set size and kept small so the whole table fits in a few minutes on 2 CPU cores; the
-figures are for comparing rows, not the best each encoder can reach. No validation split is used. "random" is
-the ae_mnist architecture (784-1000-500-250-30 since its re-training) from random weights
-(zoo.create_model("ae_mnist")), trained with the same recipe.
+Each run at 100 and 1,000 labels is what `zoo finetune ROW --labels N --seed SEED` runs, step for step: the data
+split with the seed (2,000 validation images held out), keras.utils.set_random_seed(SEED), then
+zoo.create_model("mnist_classifier", encoder=ROW, **few_label_config(N)) (a linear softmax head on batch-normalised
+codes over the row's pretrained test-time encoder, no dropout, the preset's initializer seed), trained by the
+classifier family's train hook through zoo.training.fit with few_label_recipe(N): the hook draws N class-balanced
+labelled images with the seed (every row sees the same images for a given seed), trains the head with the encoder
+frozen, then everything at a lower rate with cosine decay. Recipe and head come from
+zoo/families/classifier_presets.py, the same functions `zoo finetune` reads; "all" is this bench's own short
+recipe (RECIPES["all"]), not `zoo finetune --labels all` (which runs mnist_classifier's 100 epochs). The recipes
+are kept small so the whole table fits in a few minutes on 2 CPU cores; the figures are for comparing rows, not
+the best each encoder can reach. The validation images are not used. "random" is the ae_mnist architecture
+(784-1000-500-250-30 since its re-training) from random weights (zoo.create_model("ae_mnist")), trained with the
+same recipe: `zoo finetune ae_mnist --from-scratch --labels N --seed SEED`.
 
---mode probe keeps every encoder frozen and trains only the linear head (longer, PROBE_RECIPES): it measures
-the features themselves, which is where pretraining shows most with few labels.
+--mode probe keeps every encoder frozen and trains only the linear head (longer: probe_recipe(N) of
+classifier_presets, which docs/classifier.md's Python example spells out): it measures the features themselves,
+which is where pretraining shows most with few labels.
 
 --mode vat is the recipe that uses the unlabelled images too (mnist_classifier_100labels' preset: a 256-unit
 head, everything trained by virtual adversarial training on the labelled images and all 15,000 training
@@ -40,6 +45,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
+from zoo.families.classifier_presets import MANY_LABELS, few_label_config, few_label_recipe, probe_recipe  # noqa: E402
+
 ROWS = ("random", "ae_mnist", "ae_mnist_512", "stacked_tied_ae_mnist", "dae_mnist", "cae_mnist", "sparse_ae_mnist",
         "vae_mnist")
 SIZES = ("100", "1000", "all")
@@ -47,20 +54,16 @@ SEEDS = {"100": 3, "1000": 3, "all": 2}
 VAT_SEEDS = 5
 RANDOM_ARCH = "ae_mnist"
 # Fine-tuning: head epochs at lr_head with the encoder frozen, then `epochs` of everything at learning_rate
-# (cosine decay), per labelled-set size.
-RECIPES = {"100": dict(epochs_head=30, epochs=60, batch_size=32, lr_head=1e-2, learning_rate=1e-3, shift=0),
-           "1000": dict(epochs_head=10, epochs=30, batch_size=64, lr_head=1e-2, learning_rate=1e-3, shift=0),
+# (cosine decay), per labelled-set size: `zoo finetune`'s own recipes, and a short one for all labels.
+RECIPES = {"100": few_label_recipe(100), "1000": few_label_recipe(1000),
            "all": dict(epochs_head=1, epochs=10, batch_size=128, lr_head=1e-2, learning_rate=1e-3, shift=0)}
 # Frozen-encoder linear probe: head epochs only.
-PROBE_RECIPES = {"100": dict(epochs_head=100, epochs=0, batch_size=32, lr_head=1e-2, learning_rate=1e-3, shift=0),
-                 "1000": dict(epochs_head=30, epochs=0, batch_size=64, lr_head=1e-2, learning_rate=1e-3, shift=0),
-                 "all": dict(epochs_head=10, epochs=0, batch_size=128, lr_head=1e-2, learning_rate=1e-3, shift=0)}
+PROBE_RECIPES = {"100": probe_recipe(100), "1000": probe_recipe(1000), "all": probe_recipe(MANY_LABELS)}
+LINEAR_HEAD = dict(head="linear", dropout=0.0)
 
 
 def recipe(size, seed, mode):
     if mode == "vat":
-        from zoo.families.classifier import few_label_recipe
-
         r = dict(few_label_recipe(int(size), "vat"), unlabelled="vat")
     else:
         r = dict((PROBE_RECIPES if mode == "probe" else RECIPES)[size])
@@ -82,17 +85,28 @@ def encoder_for(row, cache):
     return cache[row]
 
 
+def head_config(size, mode):
+    """The classifier config of a run: `zoo finetune`'s for 100 and 1,000 labels (few_label_config), a linear head
+    for the probe and for this bench's short all-label recipe."""
+    if mode == "vat":
+        return few_label_config(int(size), "vat")
+    if mode == "probe" or size == "all":
+        return dict(LINEAR_HEAD)
+    return few_label_config(int(size))
+
+
 def run(row, size, seed, splits, mode="finetune", cache=None):
     import keras
 
     import zoo
     from zoo import registry, training
 
+    # As zoo.training.train does for `zoo finetune --seed SEED`: the split is drawn with the seed, then every
+    # generator is seeded, then the model is built with the preset's own initializer seed.
+    splits = splits(seed)
     keras.utils.set_random_seed(seed)
-    config = (registry.preset("mnist_classifier_100labels")["config"] if mode == "vat"
-              else dict(head="linear", dropout=0.0))
     clf = zoo.create_model("mnist_classifier", encoder=encoder_for(row, {} if cache is None else cache),
-                           **{**config, "seed": seed})
+                           **head_config(size, mode))
     hook = registry.hook(registry.family("mnist_classifier"), "train")
     fit = functools.partial(training.fit, verbose=0)
     start = time.time()
@@ -130,15 +144,15 @@ def main(argv=None):
         ap.error(f"--seeds must be between 1 and 20, got {args.seeds}")
     if args.merge and not (args.out and Path(args.out).is_file()):
         ap.error("--merge updates an existing --out file; give one")
-    splits = data.splits("mnist", validation=2000, seed=0)
-    result = {"benchmark": "semi-supervised MNIST, test accuracy", "test_examples": int(len(splits["test"][0])),
-              "train_examples": int(len(splits["train"][0])),
+    splits = functools.lru_cache(maxsize=1)(lambda seed: data.splits("mnist", validation=2000, seed=seed))
+    result = {"benchmark": "semi-supervised MNIST, test accuracy", "test_examples": int(len(splits(0)["test"][0])),
+              "train_examples": int(len(splits(0)["train"][0])),
               "mode": args.mode,
               "recipes": {s: (recipe(s, 0, "vat") if args.mode == "vat" else
                               (PROBE_RECIPES if args.mode == "probe" else RECIPES)[s]) for s in sizes},
               "trained_by": "zoo.families.classifier.train (the family's train hook) through zoo.training.fit",
-              "head": ("mlp, 256 ReLU units (mnist_classifier_100labels' config)" if args.mode == "vat"
-                       else "linear (batch-norm + softmax)"), "rows": {}, "skipped": {}}
+              "head": {s: head_config(s, args.mode) for s in sizes},
+              "split_seed": "each run's seed, as zoo finetune --seed draws it", "rows": {}, "skipped": {}}
     old = json.loads(Path(args.out).read_text()) if args.merge else None
     if old is not None:
         # checked before measuring, so a refused merge costs nothing
@@ -180,6 +194,11 @@ def merge_clash(old, new):
     if old.get("mode") != new["mode"] or clash:
         return (f"--merge: the existing file was made with mode {old.get('mode')!r} and other recipes for sizes "
                 f"{clash}; re-run every row without --merge")
+    counts = ("train_examples", "test_examples")
+    if any(old.get(k) != new[k] for k in counts) or old.get("split_seed") != new.get("split_seed"):
+        return (f"--merge: the existing file was measured on other data ({old.get('train_examples')} training / "
+                f"{old.get('test_examples')} test images, split seed {old.get('split_seed', 0)!r}); re-run every "
+                "row without --merge")
     return None
 
 

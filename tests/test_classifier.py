@@ -289,3 +289,80 @@ def test_cli_refuses_too_many_labels(capsys, tmp_path, monkeypatch):
     with pytest.raises(SystemExit) as e:
         main(["finetune", "ae_mnist", "--labels", "ten"])
     assert e.value.code == 2 and "expected an integer" in capsys.readouterr().err
+
+
+# -- what a card records: the encoder that was used and the recipe that ran (issue #30) ----------------------------
+def _sha256_of_weights(model):
+    """The weights' bytes in order, hashed here rather than by the family's own helper."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for w in model.get_weights():
+        h.update(np.ascontiguousarray(w).tobytes())
+    return h.hexdigest()
+
+
+@needs_mnist
+@pytest.mark.slow
+def test_finetune_card_names_the_encoder_used_and_the_recipe_that_ran(tmp_path, small_data_dir):
+    import hashlib
+
+    from conftest import run_zoo_here
+    from zoo.families.classifier_presets import few_label_recipe
+
+    # Not the preset's default encoder (ae_mnist): a tiny contractive autoencoder, saved where only its folder says.
+    cae = zoo.create_model("cae_mnist", latent_dim=8)
+    folder = registry.save_model(cae, tmp_path / "my_cae")
+    file_sha = hashlib.sha256((folder / registry.MODEL_FILE).read_bytes()).hexdigest()
+    code, out, err = run_zoo_here("finetune", folder, "--labels", 20, "--seed", 3, "--head-epochs", 0, "--epochs", 1,
+                                  "--out", tmp_path / "clf", "--verbose", 0,
+                                  ZOO_DATA_DIR=small_data_dir, ZOO_RUNS_DIR=tmp_path / "runs")
+    assert code == 0, err
+    card = json.loads((tmp_path / "clf" / "card.json").read_text())
+    used = card["fine_tuning"]
+    assert card["requires"] == {"encoder": "cae_mnist"}
+    assert (used["encoder"], used["encoder_class"]) == ("cae_mnist", "Autoencoder")
+    assert used["encoder_file_sha256"] == file_sha
+    assert used["encoder_weights_sha256"] == _sha256_of_weights(zoo.load(folder).inference_encoder())
+    assert used["encoder_layers"] == [784, 8]
+    # Few labels without --preset: the head the documented table was measured with, on the card and in the model.
+    assert (used["head"], used["dropout"]) == (card["config"]["head"], card["config"]["dropout"]) == ("linear", 0.0)
+    trained = zoo.load(tmp_path / "clf")
+    assert [layer.name for layer in trained.head.layers if layer.weights] == ["code_norm", "logits"]
+    assert (used["labels"], used["label_seed"], used["labelled_examples"], used["unlabelled"]) == (20, 3, 20, "none")
+    # The command's --epochs and --head-epochs, then the few-label recipe's rate and shifts, not mnist_classifier's
+    # preset (learning_rate 2e-3, shift 2, lr_head 3e-3); a head phase of 0 epochs records no rate.
+    few = few_label_recipe(20)
+    assert few["learning_rate"] != registry.preset("mnist_classifier")["train"]["learning_rate"]
+    expected = {"epochs_head": 0, "epochs": 1, "learning_rate": few["learning_rate"], "lr_schedule": "cosine",
+                "freeze": "none", "batch_size": min(few["batch_size"], 20), "shift": few["shift"], "seed": 3}
+    assert {k: used[k] for k in expected} == expected and "lr_head" not in used
+    assert {k: card["training"][k] for k in expected} == expected and "lr_head" not in card["training"]
+    assert card["training"]["epochs_run"] == 1
+
+
+def test_documented_frozen_probe_example_is_the_probe_recipe():
+    """docs/classifier.md's Python example states the recipe of the table's frozen-probe column; its numbers are
+    read from the page and compared with the one recipe the bench and the family use."""
+    import re
+    from pathlib import Path
+
+    from zoo.families.classifier_presets import few_label_config, few_label_recipe, probe_recipe
+
+    page = (Path(__file__).resolve().parent.parent / "docs" / "classifier.md").read_text()
+    block = re.search(r"```python\n(.*?)```", page, re.S).group(1)
+    fit_call = re.search(r"clf\.fit\(([^\n]*)\)", block).group(1)
+    documented = {k: int(v) for k, v in re.findall(r"(epochs|batch_size)=(\d+)", fit_call)}
+    rate = float(re.search(r"keras\.optimizers\.Adam\(([0-9.e-]+)\)", block).group(1))
+    labels = int(re.search(r"sample_labelled\(y_train, (\d+), seed=0\)", block).group(1))
+    probe = probe_recipe(labels)
+    assert documented == {"epochs": probe["epochs_head"], "batch_size": probe["batch_size"]}
+    assert rate == probe["lr_head"] and probe["epochs"] == 0
+    create = re.search(r'clf = zoo\.create_model\("mnist_classifier", ([^)]*)\)', block).group(1)
+    assert dict(re.findall(r'(\w+)=("?[\w.]+"?)', create)) == {
+        "encoder": '"ae_mnist"', "head": '"linear"', "dropout": "0.0", "freeze": '"all"'}
+    # The fine-tuning call beside it builds what `zoo finetune ENCODER --labels N` builds.
+    train = re.search(r"zoo\.training\.train\((.*)\)", block).group(1)
+    n = int(re.search(r'"labels": (\d+)', train).group(1))
+    assert few_label_recipe(n) and {k: v.strip('"') for k, v in re.findall(r'(head|dropout)=("?[\w.]+"?)', train)} \
+        == {k: str(v) for k, v in few_label_config(n).items()}

@@ -179,8 +179,12 @@ def model_path(name_or_path):
 
 def load(name_or_path):
     """A pretrained zoo model by registered name, folder or .keras file: compiled, safe_mode=True, only zoo
-    and allow-listed Keras classes, sizes bounded before allocation, finite float weights."""
-    return io.load_model_file(model_path(name_or_path), _zoo_classes(), _parameter_count)
+    and allow-listed Keras classes, sizes bounded before allocation, finite float weights. The file it came from
+    is noted as `zoo_file`, so a model built on it (a classifier's encoder) can say which file that was."""
+    path = model_path(name_or_path)
+    model = io.load_model_file(path, _zoo_classes(), _parameter_count)
+    model.zoo_file = str(path)
+    return model
 
 
 def from_preset(name_or_path):

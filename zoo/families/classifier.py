@@ -8,19 +8,43 @@ Keras classes and this one. The preset names the encoder it starts from (`requir
 hands that model to `build`.
 """
 
+import hashlib
+import os
+
 import numpy as np
 import tensorflow as tf
 import keras
 
-from zoo import checks, figures, retrieval
+from zoo import checks, figures, io as zio, retrieval
 from zoo.base import ExportPart, metric_report, ZooModel, batched
 from zoo.compat import MultiWorkerFit
 from zoo.errors import ZooError
-from zoo.families.classifier_presets import few_label_recipe
+from zoo.families.classifier_presets import few_label_config as finetune_config, few_label_recipe  # noqa: F401 (a hook)
 from zoo.layers import image_rows, shift_augmentation
 from zoo.layers.reduction import replica_mean
 
 HEADS = ("linear", "mlp")
+
+
+def weights_sha256(model):
+    """sha256 of a model's weights, in order: which weights a fine-tuning started from, whatever file held them."""
+    h = hashlib.sha256()
+    for weight in model.weights:
+        h.update(np.ascontiguousarray(np.asarray(weight)).tobytes())
+    return h.hexdigest()
+
+
+def encoder_source(model):
+    """Where a classifier's encoder came from, for its card: the model's registered name (a zoo model keeps its
+    preset's name), its class, and the file it was loaded from with that file's sha256 (the registry's `load`
+    notes the file; a model built in this process, such as --from-scratch's random one, has none)."""
+    path = getattr(model, "zoo_file", None)
+    shown = path and os.path.relpath(path)   # saved_models/NAME/model.keras, not this machine's absolute path
+    return {"encoder": model.name, "encoder_class": type(model).__name__,
+            "encoder_file": (path if shown.startswith("..") else shown) if path else None,
+            "encoder_file_sha256": zio.sha256(path) if path else None,
+            "encoder_weights": ("loaded from encoder_file" if path else
+                                "built in this process, not loaded from a file (random unless trained here)")}
 
 
 def check_freeze(freeze, num_layers):
@@ -47,6 +71,13 @@ class EncoderClassifier(ZooModel):
 
     family = "classifier"
     conditional = False
+    target_kind = "labels"
+
+    @property
+    def input_kind(self):
+        # A zoo autoencoder's encoder names its input "image" (pixels in [0, 1]); an encoder of the user's own
+        # rows (any features, any scale) gets the generic check: the right width, finite values.
+        return "images" if self.encoder.inputs[0].name.split(":")[0] == "image" else "rows"
 
     def __init__(self, encoder=None, num_classes=10, head="linear", head_units=256, dropout=0.0, freeze="all",
                  seed=0, **kwargs):
@@ -91,7 +122,9 @@ class EncoderClassifier(ZooModel):
             raise ZooError(f"{model.name} is already a classifier; pass an autoencoder")
         if not hasattr(model, "inference_encoder"):
             raise ZooError(f"{model.name} ({type(model).__name__}) has no encoder to fine-tune")
-        return cls(model.inference_encoder(), **config)
+        clf = cls(model.inference_encoder(), **config)
+        clf.encoder_source = encoder_source(model)
+        return clf
 
     @classmethod
     def parameter_count(cls, config):
@@ -316,7 +349,12 @@ def train(model, data, recipe, fit):
     recipe: epochs_head, epochs (end to end), lr_head, learning_rate, batch_size, shift (pixels), labels
     (None: all; else that many class-balanced training labels, drawn with the recipe's seed), unlabelled
     ("none", or "vat": every training image, labelled or not, also trains the classifier through virtual
-    adversarial training, with vat_epsilon, vat_weight and entropy_weight)."""
+    adversarial training, with vat_epsilon, vat_weight and entropy_weight).
+
+    The card must say what ran, not what a preset proposed: the recipe that ran (few-label defaults applied,
+    each phase's epochs, rate, schedule, freezing and batch size) is written back into `recipe`, which the
+    caller records as the run's training settings, and returned as the card's "fine_tuning" with the encoder
+    the run started from (name, file, sha256s), the head, and the labels drawn."""
     x, y = data["train"]
     pool = x
     labels = recipe.get("labels")
@@ -324,36 +362,98 @@ def train(model, data, recipe, fit):
     if unlabelled != "none" and labels is None:
         raise ZooError(f"unlabelled={unlabelled!r} learns from the images whose labels are left out; give a number "
                        "of labels as well (--labels 100)")
+    run = dict(recipe)
     if labels is not None:
         idx = sample_labelled(y, labels, recipe["seed"])
         x, y = x[idx], y[idx]
         # Small labelled sets need many short epochs; what the user set stays.
-        recipe = {**recipe, **{k: v for k, v in few_label_recipe(len(x), unlabelled).items()
-                               if k not in recipe.get("user_set", ())}}
-    augment = shift_augmentation(recipe.get("shift", 0))
-    extra = {"labelled_examples": int(len(x)), "fine_tuning": {k: v for k, v in recipe.items()}}
+        run.update({k: v for k, v in few_label_recipe(len(x), unlabelled).items()
+                    if k not in recipe.get("user_set", ())})
+    augment = shift_augmentation(run.get("shift", 0))
     if unlabelled == "vat":
         # the whole network from the first step: the perturbation is in pixels, so the encoder must follow
-        model.set_freeze("none")
-        with model.distribute_strategy.scope():
-            trainer = VirtualAdversarialTraining(model, epsilon=recipe["vat_epsilon"], weight=recipe["vat_weight"],
-                                                 entropy_weight=recipe["entropy_weight"], seed=recipe["seed"])
-        xl, yl = tiled_labelled(x, y, len(pool), recipe["seed"])
-        history = fit(trainer, (xl, yl, pool), data["val"], epochs=recipe["epochs"], batch_size=recipe["batch_size"],
-                      learning_rate=recipe["learning_rate"], seed=recipe["seed"], phase="vat", lr_schedule="cosine",
-                      augment=augment)
-        return history, {**extra, "unlabelled_examples": int(len(pool))}
-    batch_size = int(min(recipe["batch_size"], len(x)))
+        phases = [("vat", run["epochs"], run["learning_rate"], "none", "cosine", run["batch_size"])]
+    else:
+        batch_size = int(min(run["batch_size"], len(x)))
+        phases = [("head", run.get("epochs_head", 0), run.get("lr_head", 1e-2), "all", "constant", batch_size),
+                  ("all", run["epochs"], run["learning_rate"], "none", "cosine", batch_size)]
+    ran = ran_recipe(run, phases, unlabelled)
+    extra = {"requires": {"encoder": ran_encoder_name(model)}, "labelled_examples": int(len(x)),
+             "fine_tuning": fine_tuning_record(model, ran, labels, len(x), unlabelled, len(pool))}
+    if unlabelled == "vat":
+        extra["unlabelled_examples"] = int(len(pool))
+    # zoo.training.train writes `recipe` on the card as the run's settings: from here on it is what runs.
+    recipe.clear()
+    recipe.update(ran)
     histories = {}
-    for phase, epochs, lr, freeze, schedule in (
-            ("head", recipe.get("epochs_head", 0), recipe.get("lr_head", 1e-2), "all", "constant"),
-            ("all", recipe["epochs"], recipe["learning_rate"], "none", "cosine")):
+    for phase, epochs, lr, freeze, schedule, batch_size in phases:
         if not epochs:
             continue
         model.set_freeze(freeze)
-        histories[phase] = fit(model, (x, y), data["val"], epochs=epochs, batch_size=batch_size, learning_rate=lr,
-                               seed=recipe["seed"], phase=phase, lr_schedule=schedule, augment=augment)
-    return histories.get("all") or histories.get("head"), extra
+        if phase == "vat":
+            with model.distribute_strategy.scope():
+                trainer = VirtualAdversarialTraining(model, epsilon=run["vat_epsilon"], weight=run["vat_weight"],
+                                                     entropy_weight=run["entropy_weight"], seed=run["seed"])
+            xl, yl = tiled_labelled(x, y, len(pool), run["seed"])
+            histories[phase] = fit(trainer, (xl, yl, pool), data["val"], epochs=epochs, batch_size=batch_size,
+                                   learning_rate=lr, seed=run["seed"], phase=phase, lr_schedule=schedule,
+                                   augment=augment)
+        else:
+            histories[phase] = fit(model, (x, y), data["val"], epochs=epochs, batch_size=batch_size,
+                                   learning_rate=lr, seed=run["seed"], phase=phase, lr_schedule=schedule,
+                                   augment=augment)
+    return histories.get("vat") or histories.get("all") or histories.get("head"), extra
+
+
+# What the hook reads from a recipe besides the phases' own settings; anything else a recipe holds ran nowhere.
+RECIPE_KEYS = ("seed", "validation", "labels", "unlabelled", "shift", "user_set")
+VAT_KEYS = ("vat_epsilon", "vat_weight", "entropy_weight")
+
+
+def ran_recipe(run, phases, unlabelled):
+    """The recipe as it ran: each phase's epochs, rate, schedule and freezing (a phase of 0 epochs keeps only
+    its count: its rate never applied), the batch size used, and the keys the hook read."""
+    ran = {k: run[k] for k in RECIPE_KEYS if k in run}
+    if unlabelled == "vat":
+        ran.update({k: run[k] for k in VAT_KEYS}, epochs_head=0)
+    for phase, epochs, lr, freeze, schedule, batch_size in phases:
+        suffix = "_head" if phase == "head" else ""
+        ran[f"epochs{suffix}"] = int(epochs)
+        if epochs:
+            ran.update({f"{'lr_head' if suffix else 'learning_rate'}": lr, f"lr_schedule{suffix}": schedule,
+                        f"freeze{suffix}": freeze, "batch_size": batch_size})
+    ran.setdefault("batch_size", phases[-1][-1])
+    return ran
+
+
+def ran_encoder_name(model):
+    """The card's `requires` encoder: the model's name when its weights came from a file, else what they are."""
+    source = getattr(model, "encoder_source", None) or {}
+    if "encoder" not in source:
+        return "not recorded (the classifier was not built by zoo.create_model or from_encoder)"
+    if not source.get("encoder_file"):
+        return f"{source['encoder']}'s architecture, with weights not loaded from a file (--from-scratch: random)"
+    return source["encoder"]
+
+
+def fine_tuning_record(model, ran, labels, labelled, unlabelled, pool):
+    """The card's "fine_tuning": the encoder the run starts from, the head, the labels and how they were drawn,
+    what was done with the other images, and the recipe as it ran. Flat, so the card's README lists it all."""
+    config = model.get_config()
+    source = dict(getattr(model, "encoder_source", None) or {"encoder": ran_encoder_name(model)})
+    head = {"head": config["head"], "dropout": config["dropout"]}
+    if config["head"] == "mlp":
+        head["head_units"] = config["head_units"]
+    drawn = ({"labels": "all", "labelled_examples": int(labelled)} if labels is None else
+             {"labels": int(labels), "label_seed": int(ran["seed"]), "labelled_examples": int(labelled),
+              "label_draw": "class-balanced: zoo.families.classifier.sample_labelled(train labels, labels, "
+                            "label_seed)"})
+    return {**source, "encoder_weights_sha256": weights_sha256(model.encoder),
+            "encoder_layers": [int(model.input_dim)] + [int(layer.units) for layer in model.encoder_weight_layers()
+                                                        if hasattr(layer, "units")],
+            **head, **drawn,
+            "unlabelled": unlabelled, **({"unlabelled_examples": int(pool)} if unlabelled != "none" else {}),
+            **{k: v for k, v in ran.items() if k not in ("labels", "unlabelled", "user_set")}}
 
 
 def card_metrics(model, data):
