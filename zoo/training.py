@@ -16,6 +16,7 @@ with a message naming the backup and --restart.
 """
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
@@ -31,7 +32,7 @@ import numpy as np
 import tensorflow as tf
 import keras
 
-from zoo import cards, checks, compat, data as zdata, figures, io, registry
+from zoo import cards, checks, compat, data as zdata, figures, io, progress, registry
 from zoo.errors import NonFiniteLoss, ZooError
 
 STRATEGIES = ("default", "mirrored", "multiworker")
@@ -112,6 +113,18 @@ class PhaseCheckpoint(keras.callbacks.Callback):
         self.epoch_start = time.time()
 
     def on_epoch_end(self, epoch, logs=None):
+        try:
+            self._write(epoch, logs)
+        except (tf.errors.OpError, OSError) as e:
+            if not _disk_full(e):
+                raise
+            previous = self.manager.latest_checkpoint
+            kept = f"the previous checkpoint ({Path(previous).name}) is intact" if previous else "no earlier one"
+            raise ZooError(f"no space left on the device: the checkpoint of epoch {epoch + 1} could not be written in "
+                           f"{self.history_path.parent} ({type(e).__name__}); {kept} and any saved model is unchanged; "
+                           "free some space and run the same command to resume") from None
+
+    def _write(self, epoch, logs):
         history = json.loads(self.history_path.read_text()) if self.history_path.is_file() else {}
         # Truncate to this epoch before appending: a kill between this write and the checkpoint below makes the
         # resumed run redo the epoch, and its entry must replace the first one, not follow it.
@@ -125,6 +138,14 @@ class PhaseCheckpoint(keras.callbacks.Callback):
         io.write_json_atomic(seconds_path, {"seconds": spent + time.time() - self.epoch_start})
         self.epoch.assign(epoch + 1)
         self.manager.save()
+
+
+def _disk_full(error):
+    """A full disk or quota, as Python (ENOSPC, EDQUOT) or TensorFlow's file writers (ResourceExhaustedError, or
+    another OpError carrying the system's message) report it."""
+    if isinstance(error, OSError):
+        return error.errno in (errno.ENOSPC, errno.EDQUOT)
+    return isinstance(error, tf.errors.ResourceExhaustedError) or "No space left on device" in str(error)
 
 
 class PreviewEachEpoch(keras.callbacks.Callback):
@@ -331,6 +352,9 @@ def train(name, *, out=None, publish=False, restart=False, command=None, verbose
     if out.resolve().parent == registry.saved_models_dir().resolve() and not publish:
         raise ZooError(f"{out} is a shipped model's folder; train into runs/ and pass --publish to replace it")
     strategy = make_strategy(strategy)
+    # Before any data is read or any model is built: a family no test proves under multi-worker is refused here.
+    compat.check_multiworker(p["class"], {**p.get("config", {}), **overrides}, strategy,
+                             f"{p['family']} model {name} ({p['class'].__name__})")
     data = zdata.splits(p["data"], validation=recipe["validation"], seed=recipe["seed"],
                         chosen="validation" in recipe["user_set"])
     if deterministic:
@@ -377,7 +401,8 @@ def train(name, *, out=None, publish=False, restart=False, command=None, verbose
                     "mixed_precision": mixed_precision, "jit_compile": jit_compile,
                     "epochs_run": len(history.get("loss", [])),
                     "final": {k: v[-1] for k, v in history.items() if v}}
-        card = write_pretrained(name, model, data, training, out, extra)
+        with progress.shown(verbose):   # the test figures (AIS, k=1000 IWAE) take minutes: the same verbose as fit
+            card = write_pretrained(name, model, data, training, out, extra)
         shutil.rmtree(work_dir, ignore_errors=True)
         if publish:
             publish_run(name, out)
@@ -396,6 +421,9 @@ def make_card(name, model, data, training, extra=None):
     config.pop("trainable", None)
     config.pop("encoder", None)  # a classifier's encoder is in the model file; the card names where it came from
     # Without a data set (an RL agent), test_metrics measures the model in its environment.
+    test = data["test"][0] if data is not None else None
+    counted = f" ({len(test):,} examples)" if test is not None and not isinstance(test, str) else ""
+    progress.stage(f"{name}: measuring for the card" + (f" on the test split{counted}" if test is not None else ""))
     metrics = model.test_metrics(*data["test"]) if data is not None else model.test_metrics(None)
     card = {"name": name, "family": p["family"], "description": p["description"], "class": type(model).__name__,
             "config": config, "requires": p.get("requires", {}), "parameters": model.count_params_unique(),
@@ -409,13 +437,14 @@ def make_card(name, model, data, training, extra=None):
     return card
 
 
-def remeasure(name_or_folder, *, command=None):
+def remeasure(name_or_folder, *, command=None, verbose=1):
     """Measure a trained model's card again on today's data, without training, and write the card (beside, then
     renamed): the test metrics and the family's card_metrics on the test split of the data set the card names.
 
     When today's data is not what the model was trained on (the card's arrays' sha256 differ, or an older card
     has none), what it was trained on stays on the card as data["trained_on"], and the figures it held before
-    move to "earlier_metrics" with the note saying which data they were measured on. Returns the new card."""
+    move to "earlier_metrics" with the note saying which data they were measured on. verbose: the slow figures'
+    progress on stderr (zoo.progress). Returns the new card."""
     path = Path(registry.model_path(name_or_folder)).parent / io.CARD_FILE
     card = io.read_json(path, "model card")
     if not isinstance(card, dict) or card.get("name") not in registry.PRESETS:
@@ -429,7 +458,8 @@ def remeasure(name_or_folder, *, command=None):
         metrics = model.test_metrics(None)
     else:
         print(f"{name}: measuring on the test split ({len(data['test'][0]):,} examples)", file=sys.stderr, flush=True)
-        metrics = model.test_metrics(*data["test"])
+        with progress.shown(verbose):
+            metrics = model.test_metrics(*data["test"])
     today = zdata.record(p["data"], data, run.get("seed", 0))
     before = card.get("data") or {}
     trained = before.get("trained_on", before)

@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 import keras
 
-from zoo import checks, data as zdata, figures
+from zoo import checks, data as zdata, figures, progress
 from zoo.base import ExportPart, metric_report, ZooModel, batched
 from zoo.errors import ZooError
 from zoo.layers import image_rows, like_input
@@ -35,6 +35,9 @@ FAMILY = "energy"
 # Salakhutdinov & Murray (2008): 500 betas uniform in [0, 0.5], 4,000 in [0.5, 0.9], 10,000 in [0.9, 1].
 AIS_SCHEDULE_PAPER = ((0.5, 500), (0.9, 4000), (1.0, 10000))
 MAX_EXACT_UNITS = 24
+# Temperatures per graph call of an AIS run: rbm_mnist's 14,500 take about a second per 250 here, so a progress
+# bar moves every second or so, and 58 calls per run cost nothing next to the steps.
+AIS_BETAS_PER_CALL = 250
 
 
 # ================================================================================================================
@@ -428,6 +431,7 @@ class RBM(ZooModel):
 
     family = "energy"
     generative = True
+    input_kind = "images"
     BINARIZATIONS = ("dynamic", "none")
 
     def __init__(self, visible=784, hidden=500, cd_k=1, persistent=True, num_chains=100, momentum=0.5,
@@ -637,7 +641,7 @@ class RBM(ZooModel):
         terms = np.concatenate(parts)
         return float(terms.max() + np.log(np.exp(terms - terms.max()).sum()))
 
-    def ais(self, num_chains=None, num_betas=None, runs=None, seed=0, schedule=None):
+    def ais(self, num_chains=None, num_betas=None, runs=None, seed=0, schedule=None, verbose="auto"):
         """Annealed importance sampling for log Z (Salakhutdinov & Murray 2008).
 
         The base model A has W = 0, hidden biases 0 and the visible biases `base_bias` (the training data's
@@ -647,12 +651,15 @@ class RBM(ZooModel):
         num_betas intermediate distributions (the paper's schedule shape unless `schedule` is given).
 
         Returns a dict: log_z (from all runs' weights together), per-run estimates, their standard
-        deviation, and log(Z_hat +- 3 sigma_hat), the paper's error bars from the weights' spread."""
+        deviation, and log(Z_hat +- 3 sigma_hat), the paper's error bars from the weights' spread.
+        verbose: progress on stderr, as zoo.progress reads it (0, 1, 2 or "auto")."""
         c = self._config
         num_chains = checks.count(num_chains or c["ais_chains"], "num_chains", 2, 100_000)
         runs = checks.count(runs or c["ais_runs"], "runs", 1, 100)
         betas = ais_betas(schedule if schedule is not None else scaled_schedule(num_betas or c["ais_betas"]))
-        log_w = np.concatenate([self._ais_run(betas, num_chains, [seed, r]) for r in range(runs)])
+        what = f"AIS log Z ({runs} run{'s' if runs > 1 else ''} of {num_chains:,} chains)"
+        with progress.bar(what, runs * (len(betas) - 1), "temperatures", verbose) as bar:
+            log_w = np.concatenate([self._ais_run(betas, num_chains, [seed, r], bar.advance) for r in range(runs)])
         base = np.asarray(self.base_bias.numpy(), np.float64)
         log_za = float(np.logaddexp(0.0, base).sum() + self.latent_dim * np.log(2.0))
         per_run = log_za + logmeanexp(log_w.reshape(runs, num_chains), axis=1)
@@ -669,19 +676,36 @@ class RBM(ZooModel):
                 "log_z_base": log_za, "num_chains": num_chains, "num_betas": int(len(betas) - 1), "num_runs": runs,
                 "seed": seed, "effective_sample_size": float(w.sum() ** 2 / (w ** 2).sum())}
 
-    def _ais_run(self, betas, num_chains, seed):
+    def _ais_run(self, betas, num_chains, seed, advance=None):
+        """One run's (num_chains,) log-weights. The temperatures go AIS_BETAS_PER_CALL to a graph call, the
+        chains' states carried from call to call, so `advance(steps)` can move a progress bar in between; each
+        step's random numbers are keyed on its index k, so the weights are those of one call over all of them."""
         if not hasattr(self, "_ais_fn"):
+            self._ais_start_fn = tf.function(self._ais_start, autograph=False, reduce_retracing=True)
             self._ais_fn = tf.function(self._ais_graph, autograph=False, reduce_retracing=True)
-        return self._ais_fn(tf.constant(betas, tf.float64), tf.constant(num_chains, tf.int32),
-                            tf.constant(seed, tf.int64)).numpy()
+        betas_t, seed_t = tf.constant(betas, tf.float64), tf.constant(seed, tf.int64)
+        v = self._ais_start_fn(tf.constant(num_chains, tf.int32), seed_t)
+        log_w = tf.zeros([num_chains], tf.float64)
+        for k in range(1, len(betas), AIS_BETAS_PER_CALL):
+            end = min(k + AIS_BETAS_PER_CALL, len(betas))
+            v, log_w = self._ais_fn(betas_t, seed_t, tf.constant(k), tf.constant(end), v, log_w)
+            if advance is not None:
+                advance(end - k)
+        return log_w.numpy()
 
-    def _ais_graph(self, betas, num_chains, seed):
+    def _ais_start(self, num_chains, seed):
+        """The chains' first states, drawn from the base model A."""
+        a = tf.cast(tf.convert_to_tensor(self.base_bias), tf.float64)
+        u = tf.random.stateless_uniform([num_chains, self.input_dim], seed=tf.stack([seed[0], seed[1] * 7 + 1]),
+                                        dtype=tf.float64)
+        return tf.cast(u < tf.sigmoid(a), tf.float32)
+
+    def _ais_graph(self, betas, seed, k_start, k_end, v0, log_w0):
+        """Steps k_start .. k_end - 1 of a run from chain states v0 and log-weights log_w0."""
         w = tf.convert_to_tensor(self.W)
         b = tf.cast(tf.convert_to_tensor(self.visible_bias), tf.float64)
         c = tf.convert_to_tensor(self.hidden_layer.bias)
         a = tf.cast(tf.convert_to_tensor(self.base_bias), tf.float64)
-        v0 = tf.cast(tf.random.stateless_uniform([num_chains, self.input_dim], seed=tf.stack([seed[0], seed[1] * 7 + 1]),
-                                                 dtype=tf.float64) < tf.sigmoid(a), tf.float32)
 
         def log_p(vw, v64, beta):
             # log p*_beta(v) with the input x = c + W^T v computed once per step; float64 from here on, so
@@ -703,22 +727,20 @@ class RBM(ZooModel):
             v = tf.cast(u2 < tf.sigmoid(field), tf.float32)
             return k + 1, v, log_w
 
-        k0 = tf.constant(1)
-        n = tf.shape(betas)[0]
-        _, _, log_w = tf.while_loop(lambda k, v, lw: k < n, body, (k0, v0, tf.zeros([num_chains], tf.float64)))
-        return log_w
+        _, v, log_w = tf.while_loop(lambda k, v, lw: k < k_end, body, (k_start, v0, log_w0))
+        return v, log_w
 
-    def log_partition(self, method="ais", **ais_settings):
+    def log_partition(self, method="ais", verbose="auto", **ais_settings):
         """log Z: "ais" (the estimate, cached per weights and settings) or "exact" (enumeration, small RBMs)."""
         checks.one_of(method, ("ais", "exact"), "method")
         if method == "exact":
             return self.exact_log_partition()
-        return self.ais_estimate(**ais_settings)["log_z"]
+        return self.ais_estimate(verbose=verbose, **ais_settings)["log_z"]
 
-    def ais_estimate(self, **ais_settings):
+    def ais_estimate(self, verbose="auto", **ais_settings):
         key = (self._fingerprint(), tuple(sorted(ais_settings.items())))
         if key not in self._log_z_cache:
-            self._log_z_cache[key] = self.ais(**ais_settings)
+            self._log_z_cache[key] = self.ais(verbose=verbose, **ais_settings)
         return self._log_z_cache[key]
 
     def _fingerprint(self):
@@ -727,10 +749,10 @@ class RBM(ZooModel):
             h.update(np.ascontiguousarray(var.numpy()).tobytes())
         return h.hexdigest()
 
-    def log_likelihood(self, x_binary, log_z=None, **ais_settings):
+    def log_likelihood(self, x_binary, log_z=None, verbose="auto", **ais_settings):
         """log p(v) = -F(v) - log Z per binary vector, in nats; log Z from AIS unless given."""
         fe = self.free_energy(x_binary)
-        return -fe - (self.log_partition(**ais_settings) if log_z is None else float(log_z))
+        return -fe - (self.log_partition(verbose=verbose, **ais_settings) if log_z is None else float(log_z))
 
     def sample(self, n, *, labels=None, seed=None, gibbs_steps=1000, start=None):
         """n visible samples, as pixel probabilities p(v|h) of the last step, (n, 28, 28) for MNIST-sized
@@ -778,12 +800,13 @@ class RBM(ZooModel):
         clone.set_weights(self.hidden_layer.get_weights())
         return keras.Model(x, out, name="encoder")
 
-    def test_metrics(self, x, y=None, seed=0):
+    def test_metrics(self, x, y=None, seed=0, verbose="auto"):
         """On the fixed binarization zoo.data.binarize(x, seed): the AIS test log-likelihood (nats per image)
-        with its error bars from log Z, the mean free energy and the mean-field reconstruction error."""
+        with its error bars from log Z, the mean free energy and the mean-field reconstruction error. verbose:
+        AIS's progress on stderr (zoo.progress)."""
         rows, _ = checks.as_images(x, "x") if self.input_dim == 784 else (self._rows_any(x), False)
         xb = zdata.binarize(rows, seed)
-        est = self.ais_estimate()
+        est = self.ais_estimate(verbose=verbose)
         fe = self.free_energy(xb)
         rec = batched(lambda r: self(r), xb, 4096)
         p = np.clip(rec.astype(np.float64), 1e-7, 1 - 1e-7)

@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 import keras
 
-from zoo import checks, data as zdata, figures, retrieval
+from zoo import checks, data as zdata, figures, progress, retrieval
 from zoo.base import ExportPart, metric_report, batched
 from zoo.errors import ZooError
 from zoo.families.autoencoder import ImageAutoencoder, bce_per_image
@@ -70,6 +70,7 @@ class VAE(ImageAutoencoder):
 
     family = "vae"
     generative = True
+    target_kind = None     # the ELBO reconstructs x itself: evaluate's y is not read
 
     def __init__(self, input_dim=784, hidden_units=(512,), latent_dim=20, activation="relu", kl_warmup_epochs=0,
                  free_bits=0.0, dynamic_binarization=True, importance_samples=1, seed=0, **kwargs):
@@ -259,21 +260,25 @@ class VAE(ImageAutoencoder):
             self._log_weights_fn = tf.function(fn, jit_compile=False, reduce_retracing=True, autograph=False)
         return self._log_weights_fn(tf.constant(x), c, tf.constant(seed, tf.int64), tf.constant(k, tf.int32))
 
-    def _importance(self, rows, onehot, num_samples, seed):
-        """(N, num_samples) log-weights and log p(x|z), with at most ~IWAE_ROWS_PER_CALL decoder rows alive."""
+    def _importance(self, rows, onehot, num_samples, seed, verbose="auto", what="importance samples"):
+        """(N, num_samples) log-weights and log p(x|z), with at most ~IWAE_ROWS_PER_CALL decoder rows alive;
+        a progress bar over the images (zoo.progress reads verbose)."""
         k_chunk = min(num_samples, IWAE_ROWS_PER_CALL)
         b = max(1, IWAE_ROWS_PER_CALL // k_chunk)
         lws, lps = [], []
-        for i in range(0, len(rows), b):
-            cb = None if onehot is None else tf.constant(onehot[i:i + b])
-            parts_w, parts_p = [], []
-            for j, start in enumerate(range(0, num_samples, k_chunk)):
-                # One stateless seed per (image batch, sample chunk): reproducible and never reused.
-                w, p = self._log_weights(rows[i:i + b], cb, [seed, i * 1_000_003 + j], min(k_chunk, num_samples - start))
-                parts_w.append(w.numpy())
-                parts_p.append(p.numpy())
-            lws.append(np.concatenate(parts_w, axis=1))
-            lps.append(np.concatenate(parts_p, axis=1))
+        with progress.bar(f"{what} (k={num_samples:,})", len(rows), "images", verbose) as bar:
+            for i in range(0, len(rows), b):
+                cb = None if onehot is None else tf.constant(onehot[i:i + b])
+                parts_w, parts_p = [], []
+                for j, start in enumerate(range(0, num_samples, k_chunk)):
+                    # One stateless seed per (image batch, sample chunk): reproducible and never reused.
+                    w, p = self._log_weights(rows[i:i + b], cb, [seed, i * 1_000_003 + j],
+                                             min(k_chunk, num_samples - start))
+                    parts_w.append(w.numpy())
+                    parts_p.append(p.numpy())
+                lws.append(np.concatenate(parts_w, axis=1))
+                lps.append(np.concatenate(parts_p, axis=1))
+                bar.advance(len(lws[-1]))
         return np.concatenate(lws).astype(np.float64), np.concatenate(lps).astype(np.float64)
 
     def _kl_rows(self, rows, onehot):
@@ -287,27 +292,28 @@ class VAE(ImageAutoencoder):
         top = lw.max(axis=1, keepdims=True)
         return (top[:, 0] + np.log(np.exp(lw - top).sum(axis=1))) - np.log(lw.shape[1])
 
-    def _elbo(self, rows, onehot, num_samples, seed):
-        _, log_px = self._importance(rows, onehot, num_samples, seed)
+    def _elbo(self, rows, onehot, num_samples, seed, verbose="auto"):
+        _, log_px = self._importance(rows, onehot, num_samples, seed, verbose, "ELBO")
         return log_px.mean(axis=1) - self._kl_rows(rows, onehot)[0]
 
     def _num_samples(self, k):
         return checks.count(k, "num_samples", 1, checks.MAX_IMPORTANCE_SAMPLES)
 
-    def elbo(self, x, num_samples=1, seed=0):
+    def elbo(self, x, num_samples=1, seed=0, verbose="auto"):
         """ELBO per image in nats: E_q[log p(x|z)] from `num_samples` draws minus the analytic KL."""
-        return self._elbo(checks.as_images(x, "x")[0], None, self._num_samples(num_samples), seed)
+        return self._elbo(checks.as_images(x, "x")[0], None, self._num_samples(num_samples), seed, verbose)
 
-    def log_likelihood(self, x, num_samples=1000, seed=0):
+    def log_likelihood(self, x, num_samples=1000, seed=0, verbose="auto"):
         """Importance-weighted estimate of log p(x) per image in nats (Burda et al. 2016): a lower bound that
-        tightens towards log p(x) as num_samples grows."""
-        lw, _ = self._importance(checks.as_images(x, "x")[0], None, self._num_samples(num_samples), seed)
+        tightens towards log p(x) as num_samples grows. verbose: progress on stderr (zoo.progress)."""
+        lw, _ = self._importance(checks.as_images(x, "x")[0], None, self._num_samples(num_samples), seed, verbose,
+                                 "IWAE log-likelihood")
         return self._iwae(lw)
 
-    def _figures(self, rows, onehot, num_samples, seed):
+    def _figures(self, rows, onehot, num_samples, seed, verbose="auto"):
         num_samples = self._num_samples(num_samples)
         xb = zdata.binarize(rows, seed)
-        lw, log_px = self._importance(xb, onehot, num_samples, seed)
+        lw, log_px = self._importance(xb, onehot, num_samples, seed, verbose, "IWAE log-likelihood")
         kl, means = self._kl_rows(xb, onehot)
         rec = -log_px.mean(axis=1)
         return {"neg_elbo": float(np.mean(rec + kl)), "elbo": float(-np.mean(rec + kl)),
@@ -316,10 +322,10 @@ class VAE(ImageAutoencoder):
                 "latent_dim": self.latent_dim, "num_samples": num_samples,
                 "binarization": f"zoo.data.binarize(x, seed={seed})"}
 
-    def test_metrics(self, x, y=None, num_samples=1000, seed=0):
+    def test_metrics(self, x, y=None, num_samples=1000, seed=0, verbose="auto"):
         """On a fixed, seeded binarization of x, nats per image: ELBO, its reconstruction and KL parts, the
-        k-sample importance-weighted NLL, and the active units."""
-        return self._figures(checks.as_images(x, "x")[0], None, num_samples, seed)
+        k-sample importance-weighted NLL, and the active units. verbose: progress on stderr (zoo.progress)."""
+        return self._figures(checks.as_images(x, "x")[0], None, num_samples, seed, verbose)
 
     # -- generation -----------------------------------------------------------------------------------------
     def _prior_z(self, n, seed):
@@ -429,19 +435,20 @@ class ConditionalVAE(VAE):
         labels = checks.as_labels(labels, len(rows), self.num_classes)
         return batched(lambda r, y: self({"image": r, "label": y}), [rows, labels]).reshape(shape)
 
-    def elbo(self, x, labels=None, num_samples=1, seed=0):
+    def elbo(self, x, labels=None, num_samples=1, seed=0, verbose="auto"):
         rows, _ = checks.as_images(x, "x")
-        return self._elbo(rows, self._onehot_np(labels, len(rows)), self._num_samples(num_samples), seed)
+        return self._elbo(rows, self._onehot_np(labels, len(rows)), self._num_samples(num_samples), seed, verbose)
 
-    def log_likelihood(self, x, labels=None, num_samples=1000, seed=0):
+    def log_likelihood(self, x, labels=None, num_samples=1000, seed=0, verbose="auto"):
         """Importance-weighted estimate of log p(x | label) per image, in nats."""
         rows, _ = checks.as_images(x, "x")
-        lw, _ = self._importance(rows, self._onehot_np(labels, len(rows)), self._num_samples(num_samples), seed)
+        lw, _ = self._importance(rows, self._onehot_np(labels, len(rows)), self._num_samples(num_samples), seed,
+                                 verbose, "IWAE log-likelihood")
         return self._iwae(lw)
 
-    def test_metrics(self, x, y=None, num_samples=1000, seed=0):
+    def test_metrics(self, x, y=None, num_samples=1000, seed=0, verbose="auto"):
         rows, _ = checks.as_images(x, "x")
-        metrics = self._figures(rows, self._onehot_np(y, len(rows), "y"), num_samples, seed)
+        metrics = self._figures(rows, self._onehot_np(y, len(rows), "y"), num_samples, seed, verbose)
         metrics["conditional"] = "figures are for p(x | label)"
         return metrics
 
