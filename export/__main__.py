@@ -1,5 +1,5 @@
 """python -m export NAME --part P --format litert|savedmodel --quantize none,float16,dynamic,int8 [--io int8]
-[--batch N] [--out DIR | --publish]
+[--target micro] [--batch N] [--out DIR | --publish]
 
 Exit status: 0 every file written and within tolerance; 1 an error (one line on stderr, nothing half written);
 2 bad arguments; 3 files written but a check failed (see export.json)."""
@@ -16,6 +16,7 @@ EPILOG = """examples:
   python -m export ae_mnist --part autoencoder --format all --out /tmp/ae
   python -m export mnist_classifier --part classifier --quantize int8 --batch 1   # fixed batch (LiteRT.js)
   python -m export runs/ae_mnist --part all --quantize int8
+  python -m export vae_mnist --part decoder --quantize int8 --io int8 --target micro   # + C array for TFLM
 
 NAME is a registered name (the shipped weights in saved_models/NAME) or a folder holding model.keras. Which
 parts exist is up to the model's family (an unknown --part lists them). Files go to runs/NAME/exports unless
@@ -64,6 +65,9 @@ def parser():
                         "on the part's own inputs from training data); comma-separated or all (default: none)")
     p.add_argument("--io", default="float", choices=IO,
                    help="int8 files only: int8 input/output tensors (scale and zero point in export.json)")
+    p.add_argument("--target", default=None, choices=["micro"],
+                   help="int8 only: also TFLite Micro's C source and header (the model as an aligned byte array) "
+                        "and, in export.json, its arena bytes, ops and parity with LiteRT's reference kernels")
     p.add_argument("--batch", type=_batch, default=None,
                    help="fix the batch dimension (LiteRT.js refuses a dynamic one); default: dynamic")
     p.add_argument("--out", default=None, help="output folder (default: runs/NAME/exports)")
@@ -80,6 +84,8 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.io == "int8" and "litert" in args.format and any(q != "int8" for q in args.quantize):
         p.error("--io int8 needs --quantize int8")
+    if args.target == "micro" and ("litert" not in args.format or any(q != "int8" for q in args.quantize)):
+        p.error("--target micro needs --format litert --quantize int8 (TFLite Micro runs full-integer files)")
     if args.publish and args.out:
         p.error("--publish writes into saved_models/NAME/exports; drop --out")
     if args.verbose or args.debug:
@@ -110,6 +116,7 @@ def run(args, argv, err):
 
         out, reports = export_all(args.name, parts=parts, formats=args.format, quantize=args.quantize, io=args.io,
                                   out=args.out, batch=args.batch, publish=args.publish, timing=not args.no_latency,
+                                  target=args.target,
                                   command=command, progress=lambda msg: print(msg, file=err, flush=True))
     except KeyboardInterrupt:
         print("error: interrupted", file=err)

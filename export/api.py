@@ -161,14 +161,19 @@ def _entry(job, name, part, path, fmt, quantize, io, batch):
 
 
 def to_litert(model_or_name, part="decoder", quantize="int8", io="float", out=None, batch=None, publish=False,
-              timing=True, representative_size=2000, manifest=True, command=None, job=None):
+              timing=True, representative_size=2000, manifest=True, command=None, job=None, target=None):
     """Convert one part to `<out>/<part>_<quantize>[_int8io][_bN].tflite`, check it and record it.
 
     Returns the report (also merged into <out>/export.json): file, size_bytes, sha256, inputs/outputs (with scale
     and zero point for int8 tensors), the input contract (export/contract.py), ops, max/mean abs diff vs Keras,
     metric, latency, checks and passed. The file takes its name only together with its record: when export.json
-    cannot be written, it is taken back out and the one it replaced put back."""
+    cannot be written, it is taken back out and the one it replaced put back.
+
+    target="micro" (int8 only): also TFLite Micro's C source and header beside the file and a "micro" record
+    (arena bytes, ops, fully integer, parity with LiteRT's reference kernels, metric through TFLM): see
+    export/micro.py. A part TFLM cannot run is refused in one line naming the op, before anything is written."""
     _litert.check_options(quantize, io)
+    check_target(target, [quantize])
     batch = check_batch(batch)
     job = job or prepare(model_or_name, out, publish)
     p = get_part(job.parts, part, job.source.name)
@@ -186,8 +191,41 @@ def to_litert(model_or_name, part="decoder", quantize="int8", io="float", out=No
                                     "examples": int(sum(len(next(iter(b.values()))) for b in rep))}
         entry.update(_validate.check(p, runner, "litert", quantize, ops=ops_of(tmp.read_bytes()), timing=timing,
                                      sample=sample))
-        commit(job, entry, tmp, path, manifest, command)
+        written = _micro(job, part, p, tmp, path, entry, runner) if target == "micro" else []
+        try:
+            commit(job, entry, tmp, path, manifest, command)
+        except BaseException:
+            for f in written:   # the C files go with the record of the .tflite they hold, or not at all
+                _remove(f)
+            raise
     return {**entry, "path": str(path)}
+
+
+def check_target(target, quantize):
+    if target not in (None, "micro"):
+        raise ExportError(f"unknown target {target!r}; expected micro")
+    if target == "micro" and any(q != "int8" for q in quantize):
+        raise ExportError("--target micro needs --quantize int8 (TFLite Micro runs full-integer files)")
+
+
+def _micro(job, name, part, tmp, path, entry, runner):
+    """TFLite Micro's arena, parity and metric into entry["micro"] (and its check), then the C files."""
+    from export import micro
+
+    data = tmp.read_bytes()
+    what = f"{job.source.name}'s {name} ({path.name})"
+    arena = micro.measure_arena(data, what)
+    record = micro.micro_record(data, part, name, runner, arena, entry.get("ops"))
+    stem = path.name[:-len(".tflite")]
+    record["source"], record["header"] = f"{stem}_model_data.cc", f"{stem}_model_data.h"
+    entry["micro"] = record
+    entry["checks"]["micro_parity"] = {"bound_steps": micro.MAX_STEPS, "max_steps": record["parity"]["max_steps"],
+                                       "passed": record["passed"]}
+    entry["passed"] = all(c["passed"] for c in entry["checks"].values())
+    comment = [f"{job.source.name} {name}: {path.name} for TensorFlow Lite Micro (written by python -m export)",
+               f"sha256 {entry['sha256']}, {len(data)} bytes",
+               f"tensor arena: {arena} bytes (the smallest the TFLM interpreter allocated and invoked it with)"]
+    return micro.write_c_files(data, path.parent, stem, f"{job.source.name}_{stem}", comment, arena)
 
 
 def to_saved_model(model_or_name, part="decoder", out=None, batch=None, publish=False, timing=True, manifest=True,
@@ -212,7 +250,7 @@ def to_saved_model(model_or_name, part="decoder", out=None, batch=None, publish=
 
 
 def export_all(model_or_name, parts=("decoder",), formats=("litert",), quantize=("none",), io="float", out=None,
-               batch=None, publish=False, timing=True, command=None, progress=None):
+               batch=None, publish=False, timing=True, command=None, progress=None, target=None):
     """Every (part, format, quantization) combination; returns (out folder, [reports]). Arguments and part names
     are checked before any conversion."""
     for f in formats:
@@ -223,6 +261,8 @@ def export_all(model_or_name, parts=("decoder",), formats=("litert",), quantize=
             raise ExportError(f"unknown quantize {q!r}; expected one of {', '.join(QUANTIZE)}")
     if io == "int8" and "litert" in formats and any(q != "int8" for q in quantize):
         raise ExportError("--io int8 needs --quantize int8")
+    if "litert" in formats:
+        check_target(target, quantize)
     batch = check_batch(batch)
     job = prepare(model_or_name, out, publish)
     parts = list(job.parts) if parts == "all" or "all" in parts else list(parts)
@@ -240,8 +280,9 @@ def export_all(model_or_name, parts=("decoder",), formats=("litert",), quantize=
             for q in quantize:
                 if progress:
                     progress(f"exporting {job.source.name} {part} litert {q}" + (" io=int8" if io == "int8" else "")
-                             + (f" batch={batch}" if batch else "") + " ...")
-                reports.append(to_litert(None, part, q, io, batch=batch, timing=timing, command=command, job=job))
+                             + (f" batch={batch}" if batch else "") + (" target=micro" if target else "") + " ...")
+                reports.append(to_litert(None, part, q, io, batch=batch, timing=timing, command=command, job=job,
+                                         target=target))
     if publish and (Path(job.out).parent / zcards.CARD_FILE).is_file():   # the model card README lists its exports
         zcards.write_readme(Path(job.out).parent)
     return job.out, reports
