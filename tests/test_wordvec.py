@@ -432,7 +432,11 @@ def test_shipped_int8_embedding_gives_the_models_vectors_and_relatedness():
     from ai_edge_litert.interpreter import Interpreter
 
     model = zoo.load("word2vec_shakespeare")
-    runner = Interpreter(model_path=str(path)).get_signature_runner()
+    interpreter = Interpreter(model_path=str(path))
+    # a plain gather (RowLookup): no int32 SELECT_V2 wrapping negative ids, which TensorFlow Lite Micro lacks
+    ops = {op["op_name"] for op in interpreter._get_ops_details()}
+    assert "SELECT_V2" not in ops and "GATHER" in ops, ops
+    runner = interpreter.get_signature_runner()
     vectors = runner(word_id=np.arange(len(model.words), dtype=np.int32))["vector"]
     assert vectors.shape == model.vectors().shape
     # One int8 step of a symmetric scale over the table; the converter clips its few most extreme values (one

@@ -738,10 +738,33 @@ def card_metrics(model, data):
                            if w in model.index}}
 
 
+@keras.saving.register_keras_serializable(package="zoo")
+class RowLookup(keras.layers.Layer):
+    """ids -> rows of a (rows, dim) table by a plain gather. Keras' Embedding computes the same for ids in range
+    but first wraps negative ids round (an int32 SELECT_V2 in the converted file, which TensorFlow Lite Micro
+    lacks); the exported lookup has no negative ids to wrap, so it gathers directly."""
+
+    def __init__(self, rows, dim, **kwargs):
+        super().__init__(**kwargs)
+        self.rows, self.dim = int(rows), int(dim)
+
+    def build(self, input_shape):
+        self.table = self.add_weight(shape=(self.rows, self.dim), initializer="zeros", trainable=False, name="table")
+
+    def call(self, ids):
+        return tf.gather(self.table, ids)
+
+    def get_config(self):
+        return {**super().get_config(), "rows": self.rows, "dim": self.dim}
+
+
 def export_parts(model, data):
     """embedding: word id (int32) -> vector, the lookup a device needs (similarity is a dot product after it)."""
     ids = keras.Input((), dtype="int32", name="word_id")
-    part = keras.Model(ids, {"vector": model.input_vectors(ids)}, name="embedding")
+    vectors = model.vectors()
+    lookup = RowLookup(*vectors.shape, name="vectors")
+    part = keras.Model(ids, {"vector": lookup(ids)}, name="embedding")
+    lookup.table.assign(vectors)
 
     def inputs(n, seed):
         return [np.random.default_rng(seed).integers(0, len(model.words), n).astype(np.int32)]
