@@ -345,6 +345,8 @@ CLI_ROWS = [
     ("evaluate --num-samples 0", ["evaluate", "vae_mnist", "--num-samples", "0"], 2, "expected an integer in"),
     ("evaluate --num-samples on an autoencoder", ["evaluate", "ae_mnist", "--num-samples", "5"], 1,
      r"--num-samples is for likelihood models; ae_mnist \(autoencoder\) has none"),
+    ("evaluate --num-samples on a GAN", ["evaluate", "dcgan_mnist", "--num-samples", "5"], 1,
+     r"--num-samples is for likelihood models; dcgan_mnist \(gan\) has none"),
     ("evaluate a plain Keras file", ["evaluate", "{plain}"], 1, "holds a 'Sequential', not a zoo model"),
     ("evaluate a missing file", ["evaluate", "{tmp}/missing.keras"], 1, "missing.keras does not exist"),
     ("finetune --labels 0", ["finetune", "--labels", "0"], 2, r"argument --labels: expected an integer in \[1, 1,000,000\], got 0"),

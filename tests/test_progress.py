@@ -147,3 +147,80 @@ def test_zoo_evaluate_shows_progress_on_stderr_and_the_same_json_on_stdout(tmp_p
     what = "AIS log Z (1 run of 10 chains)"
     assert runs["0"][1] == []
     assert runs["1"][1] == [(what, 10, 40), (what, 20, 40), (what, 30, 40), (what, 40, None)]
+
+
+def test_gan_test_figures_report_the_images_judged_and_are_those_of_one_call_over_all_of_them(monkeypatch):
+    import zoo
+    from zoo.families import gan
+
+    # Minibatch features make D's answer depend on its batch (64 rows): the progress chunks must hold whole
+    # batches, or the figures would move.
+    m = zoo.create_model("dcgan_stacked_mnist", latent_dim=8, g_filters=[8, 4], d_filters=[4, 8], minibatch_kernels=3,
+                         minibatch_dim=2)
+    m.predict_batch_size = 32                      # G's batches; chunks of lcm(64, 32) = 64 images
+    x = np.random.default_rng(2).random((150, 28, 28, 3)).astype(np.float32)
+    d_real, d_fake = m.discriminate(x), m.discriminate(m.sample(150, seed=0))
+    want = {"d_real": float(np.mean(d_real)), "d_fake": float(np.mean(d_fake)),
+            "d_accuracy": float(0.5 * (np.mean(d_real > 0.5) + np.mean(d_fake < 0.5)))}
+    log = io.StringIO()
+    with progress.shown(1, log):
+        shown = m.test_metrics(x)
+    assert shown == m.test_metrics(x, verbose=0) == want
+    # 150 real images in chunks of 64, then 150 samples: 64, 128, 150 and 214, 278, 300 of 300
+    what = "D on test images and on as many samples"
+    assert _counts(log.getvalue()) == [(what, 128, 300), (what, 150, 300), (what, 278, 300), (what, 300, None)]
+
+    class Judge:                                   # a classifier stub: a digit per plane from its pixels
+        predict_batch_size = 48
+
+        def classify(self, planes):
+            return (np.asarray(planes, np.float64).reshape(len(planes), -1).sum(1) * 1000).astype(np.int64) % 10
+
+    log = io.StringIO()
+    with progress.shown(1, log):
+        modes = gan.sampled_modes(m, Judge(), 200, seed=0)
+    np.testing.assert_array_equal(modes, gan.stacked_modes(Judge(), m.sample(200, seed=0)))
+    assert len(set(modes.tolist())) > 10           # modes that differ, so a shuffled chunk would show
+    what = f"{m.name}: Stacked MNIST modes"        # chunks of lcm(32, 48) = 96 samples
+    assert _counts(log.getvalue()) == [(what, 96, 200), (what, 192, 200), (what, 200, None)]
+
+
+def test_char_lm_nats_per_char_reports_the_characters_read_and_changes_no_number():
+    from zoo.families import recurrent
+
+    m = recurrent.CharLM(cell="window", units=12, embedding_dim=4, window=4, seed=0)
+    ids = np.random.default_rng(3).integers(0, m.vocab_size, 700).astype(np.int32)
+    quiet = recurrent.stream_loss(m._chunk, m.initial_state, ids[:-1], ids[1:], streams=2, chunk_len=64, verbose=0)
+    log = io.StringIO()
+    with progress.shown(1, log):
+        shown = recurrent.stream_loss(m._chunk, m.initial_state, ids[:-1], ids[1:], streams=2, chunk_len=64)
+    assert shown == quiet and np.isfinite(quiet)
+    # 699 characters as 2 streams of 350 (the last one padded), 64 steps a call: 128 characters a call, 59 last
+    what = "nats per character (2 streams)"
+    assert _counts(log.getvalue()) == [(what, 256, 699), (what, 384, 699), (what, 640, 699), (what, 699, None)]
+    text = m.decode(ids)
+    log = io.StringIO()
+    with progress.shown(2, log):
+        figures = m.test_metrics(text)
+    assert figures == m.test_metrics(text, verbose=0) and figures["nats_per_char"] == m.nats_per_char(text, verbose=0)
+    assert _counts(log.getvalue()) == [("nats per character (2 streams)", 699, None)]
+
+
+def test_rbm_pictures_report_their_gibbs_steps_and_draw_the_chains_sample_draws(monkeypatch):
+    from zoo.families import energy as E
+
+    monkeypatch.setattr(E, "PICTURE_GIBBS_STEPS", 40)
+    m = E.RBM(visible=784, hidden=8, num_chains=2)
+    m.W.assign(np.random.default_rng(4).normal(0.0, 0.5, (784, 8)).astype(np.float32))
+    grids = []
+    monkeypatch.setattr(E.figures, "image_grid", lambda images, **kw: grids.append((images, kw)) or "grid")
+    log = io.StringIO()
+    with progress.shown(1, log):
+        figs = E.pictures(m, None)
+    assert figs["samples.png"] == "grid"
+    images, kw = grids[0]
+    assert kw["row_labels"] == [f"step {4 * (i + 1)}" for i in range(10)] and images.shape == (100, 784)
+    # the last row is p(v|h) after 40 steps of the chains sample() runs from the same seed
+    np.testing.assert_array_equal(images[-10:].reshape(10, 28, 28), m.sample(10, seed=0, gibbs_steps=40))
+    what = f"{m.name}: 10 Gibbs chains for samples.png"
+    assert _counts(log.getvalue()) == [(what, 10, 40), (what, 20, 40), (what, 30, 40), (what, 40, None)]

@@ -4,6 +4,7 @@ and the CLI flags reaching the model and its card."""
 
 import json
 import math
+import types
 
 import keras
 import numpy as np
@@ -150,3 +151,119 @@ def test_an_epoch_redone_after_a_kill_replaces_its_history_entry_rather_than_add
     resumed.on_epoch_begin(2)
     resumed.on_epoch_end(2, {"loss": 1.0})
     assert json.loads(path.read_text()) == {"loss": [3.0, 1.5, 1.0]}
+
+
+class _Saves:
+    """A CheckpointManager stand-in that records the epoch each save holds."""
+
+    def __init__(self, epoch):
+        self.epoch, self.saved = epoch, []
+
+    def save(self):
+        self.saved.append(int(self.epoch.numpy()))
+
+
+def _phase(callback, epochs, clock, seconds_per_epoch, stop_at=None, ended_at=None):
+    """Runs a callback through a phase of `epochs` epochs as fit would, the clock moving seconds_per_epoch per epoch:
+    up to the epoch stop_at, where the model is told to stop, or to ended_at, after which fit ends without a
+    stop_training the callback saw."""
+    model = types.SimpleNamespace(stop_training=False)
+    callback.set_params({"epochs": epochs})
+    callback.set_model(model)
+    for epoch in range(epochs if ended_at is None else ended_at + 1):
+        callback.on_epoch_begin(epoch)
+        clock[0] += seconds_per_epoch
+        model.stop_training = epoch == stop_at
+        callback.on_epoch_end(epoch, {"loss": 10.0 - epoch})
+        if model.stop_training:
+            break
+
+
+def test_checkpoints_and_previews_come_after_the_first_epoch_then_every_interval_and_at_the_phase_end(tmp_path):
+    import tensorflow as tf
+
+    clock = [0.0]
+
+    def phase_checkpoint(name):
+        epoch = tf.Variable(0, dtype=tf.int64)
+        callback = training.PhaseCheckpoint(_Saves(epoch), epoch, tmp_path / name / "history.json", every_seconds=30)
+        (tmp_path / name).mkdir()
+        callback.cadence.clock = lambda: clock[0]
+        return callback
+
+    # 10 epochs of 7 s: the first epoch, the first one 30 s after it (epoch 6, at 42 s), and the last
+    cb = phase_checkpoint("plain")
+    _phase(cb, 10, clock, 7.0)
+    assert cb.manager.saved == [1, 6, 10]
+    # every epoch's history is written, saved or not: a resume from epoch 6 redoes and replaces 7 to 9's entries
+    assert json.loads((tmp_path / "plain" / "history.json").read_text()) == {"loss": [10.0 - e for e in range(10)]}
+    # an early stop is the phase's end
+    cb = phase_checkpoint("stopped")
+    _phase(cb, 10, clock, 1.0, stop_at=3)
+    assert cb.manager.saved == [1, 4]
+    # a phase stopped by a callback that runs after the checkpoint's: its last epoch is saved when fit ends
+    cb = phase_checkpoint("ended")
+    _phase(cb, 10, clock, 1.0, ended_at=2)
+    assert cb.manager.saved == [1]
+    cb.on_train_end()
+    assert cb.manager.saved == [1, 3]
+    # 0 seconds: every epoch, as a direct user of PhaseCheckpoint gets by default
+    cb = phase_checkpoint("every")
+    cb.cadence.seconds = 0.0
+    _phase(cb, 4, clock, 1.0)
+    assert cb.manager.saved == [1, 2, 3, 4]
+    # the preview follows the same rule
+    drawn = []
+    preview = training.PreviewDuringTraining(lambda model: drawn.append(clock[0]), tmp_path / "preview.png", 30)
+    preview.cadence.clock = lambda: clock[0]
+    start = clock[0]
+    _phase(preview, 10, clock, 7.0)
+    assert [round((t - start) / 7) - 1 for t in drawn] == [0, 5, 9] and not (tmp_path / "preview.png").exists()
+
+
+class _Steps(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.count += 1
+
+
+class _Killed(Exception):
+    pass
+
+
+class _KillAtEpochEnd(keras.callbacks.Callback):
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:      # before the checkpoint callback sees the epoch: as a SIGKILL during it
+            raise _Killed()
+
+
+@pytest.mark.slow
+def test_a_run_killed_epochs_after_its_last_checkpoint_redoes_them_bit_for_bit(tmp_path, rng, monkeypatch):
+    # An hour between checkpoints: only the first epoch's is written before the kill at the end of epoch 4, so the
+    # resume restores epoch 1 and redoes epochs 2 to 4, dropout's random numbers included.
+    monkeypatch.setattr(training, "CHECKPOINT_SECONDS", 3600.0)
+    x = _images(rng, 64)
+    args = dict(epochs=5, batch_size=32, seed=2, verbose=0)
+    config = dict(hidden_units=[16], latent_dim=2, hidden_dropout=0.3)
+
+    def model():
+        keras.utils.set_random_seed(0)
+        return zoo.create_model("ae_mnist", **config)
+    straight = model()
+    want = training.fit(straight, x, work_dir=tmp_path / "a", **args)
+    with pytest.raises(_Killed):
+        training.fit(model(), x, work_dir=tmp_path / "b", callbacks=[_KillAtEpochEnd(3)], **args)
+    assert len(json.loads((tmp_path / "b" / "main" / "history.json").read_text())["loss"]) == 3
+    resumed, steps = model(), _Steps()
+    got = training.fit(resumed, x, work_dir=tmp_path / "b", callbacks=[steps], **args)
+    assert steps.count == 4 * 2      # epochs 2 to 5 trained again here, 2 steps each
+    assert got == want and len(got["loss"]) == 5
+    for a, b in zip(straight.variables, resumed.variables):
+        assert np.array_equal(np.asarray(a), np.asarray(b)), a.path

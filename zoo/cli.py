@@ -4,6 +4,7 @@ A user's mistake prints one line on stderr and exits 1 (2 for a usage error); --
 """
 
 import argparse
+import inspect
 import json
 import os
 import sys
@@ -172,19 +173,27 @@ def cmd_finetune(args):
     from zoo import registry, training
 
     labels = args.labels
-    name = args.preset
+    name = args.preset or "mnist_classifier"
     suffix = "_vat" if args.unlabelled == "vat" else ""
     out = args.out or (None if args.encoder is None else
                        str(registry.runs_dir() / f"{Path(args.encoder).name}_classifier_{labels or 'all'}{suffix}"))
+    # Without --preset, the head is the one docs/classifier.md's figures for this many labels were measured with.
+    # (the preset's family says which: its finetune_config hook)
+    finetune_config = registry.hook(registry.family(name), "finetune_config")
+    head = {} if args.preset or finetune_config is None else finetune_config(labels, args.unlabelled)
     overrides = {"encoder": args.encoder} if args.encoder else {}
     if args.from_scratch:
+        import keras
+
+        # the random encoder's initializers draw from Keras' global generator: seeded, so --seed S repeats the run
+        keras.utils.set_random_seed(training.recipe_of(name, seed=args.seed)["seed"])
         overrides["encoder"] = registry.create_model(args.encoder or registry.preset(name)["requires"]["encoder"])
     model, card, out = training.train(
         name, out=out and _out_folder(out), publish=args.publish, restart=args.restart, command=training.command_line(),
         verbose=args.verbose, strategy=args.strategy, epochs=args.epochs, seed=args.seed,
         recipe_changes={k: v for k, v in dict(labels=labels, epochs_head=args.head_epochs, shift=args.shift,
                                               unlabelled=args.unlabelled).items()
-                        if v is not None}, **{**_overrides(args.set), **overrides})
+                        if v is not None}, **{**head, **_overrides(args.set), **overrides})
     if card is not None:
         print(json.dumps({"saved": str(out), "labelled_examples": card.get("labelled_examples"),
                           "metrics": card["metrics"], "seconds": card["training"]["seconds"]}, indent=2))
@@ -200,26 +209,38 @@ def cmd_evaluate(args):
                            "--num-samples")
         from zoo import training
 
-        card = training.remeasure(args.name, command=training.command_line())
+        card = training.remeasure(args.name, command=training.command_line(), verbose=args.verbose)
         print(json.dumps({"model": card["name"], "card": str(registry.model_path(args.name).parent / registry.CARD_FILE),
                           "data": {k: v for k, v in card["data"].items() if k.endswith("_examples")},
                           "metrics": card["metrics"]}, indent=2))
         return
+    from zoo import progress
+
     model = registry.load(args.name)
     name = _model_name(args.name)
     splits = _test_split(name, required=True)
     if splits is None:
         # A preset without a data set (a truth table, an environment): the model measures itself, as its card does.
-        print(json.dumps({"model": args.name, **model.test_metrics(None)}, indent=2))
+        with progress.shown(args.verbose):
+            metrics = model.test_metrics(None)
+        print(json.dumps({"model": args.name, **metrics}, indent=2))
         return
     x, y = splits["test"]
     if args.limit:
         x, y = x[:args.limit], (y[:args.limit] if y is not None else None)  # a text split has no labels
-    kwargs = {"num_samples": args.num_samples} if args.num_samples and model.generative else {}
-    if args.num_samples and not model.generative:
+    # Only a likelihood estimate takes importance samples (a GAN is generative but has no likelihood).
+    takes_samples = "num_samples" in inspect.signature(model.test_metrics).parameters
+    kwargs = {"num_samples": args.num_samples} if args.num_samples and takes_samples else {}
+    if args.num_samples and not takes_samples:
         raise ZooError(f"--num-samples is for likelihood models; {args.name} ({model.family}) has none")
-    print(json.dumps({"model": args.name, "split": "test", "examples": int(len(x)),
-                      **model.test_metrics(x, y, **kwargs)}, indent=2))
+    # The slow figures (AIS, k=1000 IWAE) show their progress on stderr; stdout keeps only the JSON.
+    with progress.shown(args.verbose):
+        metrics = model.test_metrics(x, y, **kwargs)
+    print(json.dumps({"model": args.name, "split": "test", "examples": int(len(x)), **metrics}, indent=2))
+
+
+MAX_SAMPLES = 1_024        # zoo sample -n (or --labels): a draw, not a data set
+MAX_DRAWN_SAMPLES = 100    # tiles in the PNG; the rest go to an .npz
 
 
 def cmd_sample(args):
@@ -241,10 +262,27 @@ def cmd_sample(args):
             labels = [int(c) for c in args.labels.split(",")]
         except ValueError:
             raise ZooError(f"--labels expects comma-separated integers, got {args.labels!r}") from None
+    if labels and len(labels) > MAX_SAMPLES:
+        raise ZooError(f"--labels names {len(labels):,} labels, one sample each; at most {MAX_SAMPLES:,}")
     n = len(labels) if labels else args.n
-    images = model.sample(n, labels=labels, seed=args.seed)
-    title = f"{args.name}: {n} samples (seed {args.seed})" + (f", labels {args.labels}" if labels else "")
-    figures.save(figures.image_grid(np.asarray(images), cols=min(10, n), title=title), out)
+    images = np.asarray(model.sample(n, labels=labels, seed=args.seed))
+    # Drawing costs memory by the tile (1,024 tiles took 450 MB, 10,000 took 5 GB): the PNG shows at most a
+    # 10 x 10 grid, and a larger draw is kept whole in an .npz beside it.
+    drawn = min(n, MAX_DRAWN_SAMPLES)
+    title = (f"{args.name}: {n} samples" if drawn == n else f"{args.name}: the first {drawn} of {n} samples") + \
+        f" (seed {args.seed})" + (f", labels {args.labels}" if labels else "")
+    figures.save(figures.image_grid(images[:drawn], cols=min(10, drawn), title=title), out)
+    if drawn < n:
+        import io as stdio
+
+        from zoo import io
+
+        arrays = {"images": images, **({"labels": np.asarray(labels, np.int64)} if labels else {})}
+        buffer = stdio.BytesIO()
+        np.savez_compressed(buffer, **arrays)
+        npz = io.write_bytes_atomic(out.with_suffix(".npz"), buffer.getvalue())
+        print(f"wrote {out}: the first {drawn} of {n} samples from {args.name}; all {n} in {npz}")
+        return
     print(f"wrote {out}: {n} samples from {args.name}")
 
 
@@ -356,7 +394,9 @@ def build_parser():
                        description="Train a classifier on N class-balanced labelled training images: the head first "
                                    "with the encoder frozen, then everything at a lower rate.")
     p.add_argument("encoder", nargs="?", help="a registered autoencoder with pretrained weights, or a folder")
-    p.add_argument("--preset", default="mnist_classifier", help="the classifier preset (default mnist_classifier)")
+    p.add_argument("--preset", help="the classifier preset and its head (default mnist_classifier; with fewer than "
+                                    "10,000 --labels and no --preset, a linear head, or with --unlabelled vat "
+                                    "mnist_classifier_100labels' head: the recipes docs/classifier.md measured)")
     p.add_argument("--labels", default=None, type=_labels_arg, help="number of labelled training images, or 'all'")
     p.add_argument("--epochs", type=_int_in(1, 100_000), help="end-to-end epochs")
     p.add_argument("--head-epochs", type=_int_in(0, 100_000), help="head-only epochs")
@@ -375,14 +415,19 @@ def build_parser():
     p.add_argument("--write-card", action="store_true",
                    help="measure the card's figures again on today's data and write them into its card.json "
                         "(no training); the figures it held before are kept as earlier_metrics")
+    p.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2],
+                   help="progress of slow figures on stderr: 1 a bar (a few lines when not a terminal), 2 a line "
+                        "per stage, 0 none")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("sample", help="write samples of a generative model as a figure",
                        description="Draw samples from a generative model and write them as a PNG grid.")
     p.add_argument("name")
     p.add_argument("--out", help="PNG file to write (default NAME_samples.png here)")
-    # A grid figure of 1,024 digits is already 32 x 32; 10,000 would take gigabytes of matplotlib memory.
-    p.add_argument("-n", type=_int_in(1, 1_024), default=100, help="number of samples (at most 1,024)")
+    # The PNG draws at most MAX_DRAWN_SAMPLES (a 10 x 10 grid, ~50 MB of matplotlib memory); 1,024 tiles took 450 MB.
+    p.add_argument("-n", type=_int_in(1, MAX_SAMPLES), default=100,
+                   help=f"number of samples (at most {MAX_SAMPLES:,}); the PNG shows the first {MAX_DRAWN_SAMPLES} "
+                        "and more are written whole to an .npz beside it")
     p.add_argument("--seed", type=_int_in(0, 2 ** 31 - 1), default=0)
     p.add_argument("--labels", help="comma-separated labels, for class-conditional models")
     p.set_defaults(func=cmd_sample)

@@ -38,6 +38,9 @@ MAX_EXACT_UNITS = 24
 # Temperatures per graph call of an AIS run: rbm_mnist's 14,500 take about a second per 250 here, so a progress
 # bar moves every second or so, and 58 calls per run cost nothing next to the steps.
 AIS_BETAS_PER_CALL = 250
+# Steps of the Gibbs chains drawn in samples.png (`zoo pictures`, `zoo demo`): rbm_mnist's take 30 s of CPU here (a
+# graph call per step), hence a progress bar; a snapshot every tenth of them.
+PICTURE_GIBBS_STEPS = 10_000
 
 
 # ================================================================================================================
@@ -767,9 +770,10 @@ class RBM(ZooModel):
         probs = self._chain(n, gibbs_steps, seed, start)[1]
         return probs.reshape((n, 28, 28)) if self.input_dim == 784 else probs
 
-    def _chain(self, n, steps, seed, start=None, every=None):
+    def _chain(self, n, steps, seed, start=None, every=None, advance=None):
         """Block Gibbs from `start` (binary rows) or base-rate draws; returns (v, p(v|h)) after `steps`, and
-        with `every` the list of p(v|h) snapshots every that many steps."""
+        with `every` the list of p(v|h) snapshots every that many steps. advance(1) is called after each step
+        (a progress bar's)."""
         rng = np.random.default_rng(seed)
         if start is None:
             p0 = 1 / (1 + np.exp(-self.base_bias.numpy()))
@@ -783,6 +787,8 @@ class RBM(ZooModel):
             v = v.numpy()
             if every and (t + 1) % every == 0:
                 snaps.append(p.numpy())
+            if advance is not None:
+                advance(1)
         p = p.numpy()
         return (v, p, snaps) if every else (v, p)
 
@@ -895,10 +901,12 @@ def pictures(model, data):
     figs = {"filters.png": figures.filters(model.W.numpy()[:, :100].T if model.input_dim == 784 else model.W.numpy().T,
                                            title=f"{model.name}: weights of the first 100 hidden units")}
     if model.input_dim == 784:
-        _, _, snaps = model._chain(10, 10000, seed=0, every=1000)
+        steps, every = PICTURE_GIBBS_STEPS, PICTURE_GIBBS_STEPS // 10
+        with progress.bar(f"{model.name}: 10 Gibbs chains for samples.png", steps, "steps") as bar:
+            _, _, snaps = model._chain(10, steps, seed=0, every=every, advance=bar.advance)
         figs["samples.png"] = figures.image_grid(
-            np.concatenate(snaps), cols=10, row_labels=[f"step {1000 * (i + 1):,}" for i in range(len(snaps))],
-            title=f"{model.name}: 10 Gibbs chains from the base rate, p(v|h) every 1,000 steps")
+            np.concatenate(snaps), cols=10, row_labels=[f"step {every * (i + 1):,}" for i in range(len(snaps))],
+            title=f"{model.name}: 10 Gibbs chains from the base rate, p(v|h) every {every:,} steps")
     return figs
 
 

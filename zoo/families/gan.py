@@ -33,7 +33,7 @@ import scipy.linalg
 import tensorflow as tf
 import keras
 
-from zoo import checks, figures
+from zoo import checks, figures, progress
 from zoo.base import ExportPart, metric_report, ZooModel, batched
 from zoo.errors import ZooError
 from zoo.layers.image import UINT8_SCALE
@@ -462,22 +462,36 @@ class GAN(ZooModel):
         checks.finite(x, "x")
         return (x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x.astype(np.float32))
 
-    def test_metrics(self, x, y=None, seed=0):
+    def test_metrics(self, x, y=None, seed=0, verbose="auto"):
         """D on real test images and on as many samples: mean D(x), mean D(G(z)) and D's accuracy (0.5 at the
-        game's equilibrium)."""
+        game's equilibrium). verbose: progress on stderr (zoo.progress), over the images judged."""
         rows = self._rows(x) if self.channels == 1 or (x is not None and np.ndim(x) == 4) else None
         if rows is None:
             rows = stacked_images(x, seed)[0]
-        if self.conditional:
-            labels = checks.as_labels(y, len(rows), self.num_classes, "y")
-            d_real = self.discriminate(rows, labels)
-            fake = self.sample(len(rows), labels=labels, seed=seed)
-            d_fake = self.discriminate(fake, labels)
-        else:
-            d_real = self.discriminate(rows)
-            d_fake = self.discriminate(self.sample(len(rows), seed=seed))
+        n = len(rows)
+        labels = checks.as_labels(y, n, self.num_classes, "y") if self.conditional else None
+        z = self.prior(n, seed)
+        # Chunks of whole G and D batches: every network call sees exactly the rows it sees in one call over all
+        # the images, so the figures are those of sample(n) and discriminate(rows) (a D with minibatch features
+        # answers per batch).
+        step = _chunk_rows(self.d_batch, self.predict_batch_size)
+        d_real, d_fake = [], []
+        with progress.bar("D on test images and on as many samples", 2 * n, "images", verbose) as bar:
+            for i in range(0, n, step):
+                d_real.append(self.discriminate(rows[i:i + step], None if labels is None else labels[i:i + step]))
+                bar.advance(len(d_real[-1]))
+            for i in range(0, n, step):
+                part = None if labels is None else labels[i:i + step]
+                d_fake.append(self.discriminate(self.generate(z[i:i + step], part), part))
+                bar.advance(len(d_fake[-1]))
+        d_real, d_fake = np.concatenate(d_real), np.concatenate(d_fake)
         acc = 0.5 * (np.mean(d_real > 0.5) + np.mean(d_fake < 0.5))
         return {"d_real": float(np.mean(d_real)), "d_fake": float(np.mean(d_fake)), "d_accuracy": float(acc)}
+
+
+def _chunk_rows(*batch_sizes):
+    """Rows per progress step: a whole number of every batch size the work's network calls use."""
+    return math.lcm(*batch_sizes)
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -626,6 +640,20 @@ def stacked_modes(classifier, images):
     return 100 * digits[0] + 10 * digits[1] + digits[2]
 
 
+def sampled_modes(model, classifier, n, seed=0, verbose="auto"):
+    """stacked_modes of model.sample(n, seed=seed), drawn and classified a chunk at a time with progress on stderr
+    (zoo.progress); each chunk holds whole batches of G's and the classifier's, so the modes are those of one
+    call over all n samples."""
+    z = model.prior(n, seed)
+    step = _chunk_rows(model.predict_batch_size, classifier.predict_batch_size)
+    modes = []
+    with progress.bar(f"{model.name}: Stacked MNIST modes", n, "samples", verbose) as bar:
+        for i in range(0, n, step):
+            modes.append(stacked_modes(classifier, model.generate(z[i:i + step])))
+            bar.advance(len(modes[-1]))
+    return np.concatenate(modes)
+
+
 # -- family hooks ------------------------------------------------------------------------------------------------
 def grid_dir(name, out=None):
     """Where the sample-grid callback writes: OUT.grids beside the run's folder, so two runs of one preset
@@ -685,7 +713,7 @@ def pictures(model, data):
                 np.concatenate(rows), cols=10, row_labels=[f"seen as {k}" for k in range(10)],
                 title=f"{model.name}: samples, one row per digit mnist_classifier sees")
     else:
-        stats, counts = mode_statistics(stacked_modes(clf, model.sample(STACKED_SAMPLES, seed=0)))
+        stats, counts = mode_statistics(sampled_modes(model, clf, STACKED_SAMPLES, seed=0))
         figs["mode_histogram.png"] = figures.bar_histogram(
             np.sort(counts)[::-1], labels=[""] * STACKED_MODES, xlabel="mode (sorted by count)",
             ylabel="samples", title=f"{model.name}: {stats['modes_covered']} of 1,000 modes in "

@@ -21,7 +21,7 @@ import tensorflow as tf
 import keras
 from matplotlib.figure import Figure
 
-from zoo import checks
+from zoo import checks, progress
 from zoo.base import ExportPart, metric_report, ZooModel
 from zoo.errors import ZooError
 from zoo.layers.rnn_cells import CELLS, SlidingWindow
@@ -299,20 +299,21 @@ class CharLM(ZooModel):
         out = decode_loop(self.step, self.prime(ids), int(ids[-1]), length, temperature, rng, greedy)
         return prompt + self.decode(out)
 
-    def nats_per_char(self, text):
+    def nats_per_char(self, text, verbose="auto"):
         """Mean -log p(next character | everything before it in `text`), teacher-forced, in nats.
 
         The text is read as up to 64 contiguous streams side by side (each from a fresh state), in chunks of
-        256 steps with the state carried across chunks."""
+        256 steps with the state carried across chunks. verbose: progress on stderr (zoo.progress)."""
         if isinstance(text, str) and len(text) > MAX_TEXT:
             raise ZooError(f"text has {len(text):,} characters; at most {MAX_TEXT:,} per call")
         ids = self.encode(text)
         if len(ids) < 2:
             raise ZooError("text must have at least 2 characters: the first is context for the second")
-        return float(stream_loss(self._chunk, self.initial_state, ids[:-1], ids[1:]))
+        return float(stream_loss(self._chunk, self.initial_state, ids[:-1], ids[1:], verbose=verbose))
 
-    def test_metrics(self, x, y=None):
-        nats = self.nats_per_char(x)
+    def test_metrics(self, x, y=None, verbose="auto"):
+        """nats and bits per character of the text x (nats_per_char); verbose: progress on stderr."""
+        nats = self.nats_per_char(x, verbose)
         return {"nats_per_char": nats, "bits_per_char": nats / math.log(2)}
 
 
@@ -336,8 +337,9 @@ def decode_loop(step, state, token, length, temperature, rng, greedy=False):
     return out
 
 
-def stream_loss(chunk, initial_state, inputs, targets, streams=EVAL_STREAMS, chunk_len=EVAL_CHUNK):
-    """Mean cross-entropy (nats) of targets given inputs, read as `streams` contiguous pieces in parallel."""
+def stream_loss(chunk, initial_state, inputs, targets, streams=EVAL_STREAMS, chunk_len=EVAL_CHUNK, verbose="auto"):
+    """Mean cross-entropy (nats) of targets given inputs, read as `streams` contiguous pieces in parallel; a
+    progress bar over the characters read (zoo.progress reads verbose)."""
     n = len(inputs)
     s = max(1, min(streams, n // chunk_len))
     length = -(-n // s)
@@ -347,11 +349,13 @@ def stream_loss(chunk, initial_state, inputs, targets, streams=EVAL_STREAMS, chu
     mask = np.concatenate([np.ones(n), np.zeros(pad)]).reshape(s, length)
     state = initial_state(s)
     total = 0.0
-    for start in range(0, length, chunk_len):
-        logits, state = chunk(x[:, start:start + chunk_len], state)
-        logp = tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1).numpy()
-        picked = np.take_along_axis(logp, y[:, start:start + chunk_len, None], axis=-1)[..., 0]
-        total -= float(np.sum(picked * mask[:, start:start + chunk_len]))
+    with progress.bar(f"nats per character ({s} stream{'s' if s > 1 else ''})", n, "characters", verbose) as bar:
+        for start in range(0, length, chunk_len):
+            logits, state = chunk(x[:, start:start + chunk_len], state)
+            logp = tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1).numpy()
+            picked = np.take_along_axis(logp, y[:, start:start + chunk_len, None], axis=-1)[..., 0]
+            total -= float(np.sum(picked * mask[:, start:start + chunk_len]))
+            bar.advance(int(mask[:, start:start + chunk_len].sum()))
     return total / n
 
 
