@@ -340,6 +340,7 @@ def test_cli_publish_writes_into_saved_models_and_says_so(tiny_ae, tmp_path, mon
 
 
 # -- refusals ---------------------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_missing_part_names_the_parts(tiny_ae, tmp_path, capfd, monkeypatch):
     from export.__main__ import main
 
@@ -352,8 +353,9 @@ def test_missing_part_names_the_parts(tiny_ae, tmp_path, capfd, monkeypatch):
     assert lines == ["error: tiny has no 'classifier' part; it has: encoder, decoder, autoencoder"]
 
 
-def test_int8_without_data_is_refused(tiny_ae, tmp_path):
-    job = export.prepare(tiny_ae, out=tmp_path)
+def test_int8_without_data_is_refused(tmp_path):
+    # refused before any calibration: an untrained model will do (the trained fixture costs the quick subset)
+    job = export.prepare(zoo.create_model("ae_mnist", hidden_units=[8], latent_dim=2), out=tmp_path)
     job.data, job.data_note = None, "ZOO_DATA_DIR is set but mnist.npz does not exist"
     with pytest.raises(ExportError, match="int8 calibration of ae_mnist's decoder needs its training data: ZOO_DATA"):
         export.to_litert(None, "decoder", "int8", job=job)

@@ -180,6 +180,7 @@ def exported(tmp_path_factory):
 
 
 @needs_mnist
+@pytest.mark.slow
 def test_int8_input_contract_is_the_files_quantization_and_the_raw_recipe_works(exported):
     from ai_edge_litert.interpreter import Interpreter
 
@@ -209,6 +210,7 @@ def test_int8_input_contract_is_the_files_quantization_and_the_raw_recipe_works(
 
 
 @needs_mnist
+@pytest.mark.slow
 def test_raw_pixels_are_refused_where_the_contract_says_0_to_1(exported, tmp_path, capfd):
     import zoo
 
@@ -345,6 +347,7 @@ def _fail_manifest_writes(monkeypatch):
 
 
 @needs_mnist
+@pytest.mark.slow
 def test_a_failed_manifest_write_leaves_no_unrecorded_file(exported, tmp_path, monkeypatch, capfd):
     from export.__main__ import main
     from zoo import registry

@@ -218,6 +218,7 @@ def test_the_card_records_the_data_it_read_and_a_remeasure_keeps_what_it_was_tra
     assert again["metrics"] == card["metrics"]
 
 
+@pytest.mark.slow
 @needs_mnist
 def test_loading_the_trained_folder_gives_identical_outputs(trained, mnist):
     model, _, folder = trained
@@ -231,6 +232,7 @@ def test_loading_the_trained_folder_gives_identical_outputs(trained, mnist):
 
 
 @needs_mnist
+@pytest.mark.slow
 def test_pictures_hook_draws_pngs(trained, mnist, tmp_path):
     model, _, _ = trained
     hook = registry.hook(registry.family(NAME), "pictures")
@@ -242,6 +244,7 @@ def test_pictures_hook_draws_pngs(trained, mnist, tmp_path):
 
 
 @needs_mnist
+@pytest.mark.slow
 def test_publish_then_load_by_name(trained, places):
     model, _, folder = trained
     target = zoo.training.publish_run(NAME, folder)
@@ -255,6 +258,7 @@ def test_publish_then_load_by_name(trained, places):
 
 
 @needs_mnist
+@pytest.mark.slow
 def test_cli_in_process_sample_and_info(trained, places, capsys):
     from zoo.cli import main
 

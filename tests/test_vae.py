@@ -162,6 +162,7 @@ def test_free_bits_floor_stops_kl_gradient(data):
     assert grad_size[0.0] > 0 and grad_size[50.0] == 0.0
 
 
+@pytest.mark.slow
 def test_importance_weighted_training_objective_by_hand(trained_vae, data):
     """The IWAE objective's log-weights against numpy: Bernoulli log p(x|z) from the decoder's logits, and the
     Gaussian log-densities of the prior and the posterior written out."""
@@ -215,6 +216,7 @@ def test_sample_shapes_and_determinism(trained_vae, trained_cvae):
         trained_vae.sample(0)
 
 
+@pytest.mark.slow
 def test_encode_gives_posterior_mean_and_interpolation_ends(trained_vae, data):
     x = data["test"][0][:2]
     z = trained_vae.encode(x)
@@ -246,15 +248,21 @@ def test_pictures(data):
 
 # -- labels ---------------------------------------------------------------------------------------------------
 
+@pytest.fixture(scope="module")
+def untrained_cvae():
+    # label checks come before any arithmetic: trained weights would only cost the quick subset a training run
+    return zoo.create_model("cvae_mnist", hidden_units=[16], latent_dim=3)
+
+
 @pytest.mark.parametrize("labels", [[10, 1], [-1, 1], [1.5, 2], ["a", "b"], [1], [[1, 2]], None, [True, False]])
-def test_bad_labels_raise(trained_cvae, data, labels):
+def test_bad_labels_raise(untrained_cvae, data, labels):
     x = data["test"][0][:2]
     with pytest.raises(zoo.ZooError):
-        trained_cvae.decode(np.zeros((2, 3), np.float32), labels)
+        untrained_cvae.decode(np.zeros((2, 3), np.float32), labels)
     with pytest.raises(zoo.ZooError):
-        trained_cvae.encode(x, labels)
+        untrained_cvae.encode(x, labels)
     with pytest.raises(zoo.ZooError):
-        trained_cvae.reconstruct(x, labels)
+        untrained_cvae.reconstruct(x, labels)
 
 
 @pytest.mark.slow
@@ -295,6 +303,7 @@ def load_plain(path):
         return keras.saving.load_model(path, safe_mode=True)
 
 
+@pytest.mark.slow
 def test_save_load_round_trip(trained_vae, trained_cvae, data, tmp_path):
     x, y = data["test"]
     x, y = x[:8], y[:8]
