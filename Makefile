@@ -24,12 +24,12 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 # pytest exits non-zero (5) when it collects no tests, so an empty run fails here too.
 test: setup
-	$(PY) -m pytest -q -n 2 --dist worksteal --durations=10 tests
+	$(PY) -m pytest -q -n 2 --durations=10 tests
 	$(VENV)/bin/lint-imports
 
 # The quick subset while working: every family, no training runs or fresh processes; under 2 minutes on 2 cores.
 quick: setup
-	$(PY) -m pytest -q -n 2 --dist worksteal -m "not slow" tests
+	$(PY) -m pytest -q -n 2 -m "not slow" tests
 
 # The main job: pictures from every pretrained model, then an int8 VAE decoder exported (calibrated on
 # encoder codes of training images plus prior samples) and run in the LiteRT interpreter without TensorFlow.
