@@ -27,7 +27,7 @@ test: setup
 	$(PY) -m pytest -q -n 2 --durations=10 tests
 	$(VENV)/bin/lint-imports
 
-# The quick subset while working: every family, no training runs or fresh processes; under 2 minutes on 2 cores.
+# The quick subset while working: every family, no training runs or fresh processes; about 2 minutes on 2 cores (goal: under 2).
 quick: setup
 	$(PY) -m pytest -q -n 2 -m "not slow" tests
 
