@@ -450,6 +450,18 @@ def _commands_to(block, actions):
     return [(c, rule_of(c.text)) for c in shell_commands(block) if rule_of(c.text).action in actions]
 
 
+def all_problems(block):
+    """What is wrong with a block: its markers and fences, then every command its marker lets run or parse
+    against the real parsers."""
+    problems = static_problems(block)
+    if block.lang in SHELL and not problems:
+        for c, rule in _commands_to(block, ("run", "smoke", "parse")):
+            said = check_parses(c.argv + rule.flags)
+            if said:
+                problems.append(f"{block.where}: `{' '.join(c.argv + rule.flags)}`: {said}")
+    return problems
+
+
 def test_the_docs_have_command_blocks_and_no_stray_markers():
     assert not STRAY, "\n".join(STRAY)
     assert sum(b.lang in SHELL for b in BLOCKS) >= 10 and sum(b.lang in PYTHON for b in BLOCKS) >= 5
@@ -457,12 +469,7 @@ def test_the_docs_have_command_blocks_and_no_stray_markers():
 
 @pytest.mark.parametrize("block", BLOCKS, ids=lambda b: b.where)
 def test_every_command_in_a_block_parses_and_its_marker_says_how_it_is_tested(block):
-    problems = static_problems(block)
-    if block.lang in SHELL and not problems:
-        for c, rule in _commands_to(block, ("run", "smoke", "parse")):
-            said = check_parses(c.argv + rule.flags)
-            if said:
-                problems.append(f"{block.where}: `{' '.join(c.argv + rule.flags)}`: {said}")
+    problems = all_problems(block)
     assert not problems, "\n".join(problems)
 
 
@@ -571,16 +578,6 @@ def _block_of(tmp_path, text):
     return blocks, stray
 
 
-def _all_problems(block):
-    problems = static_problems(block)
-    if block.lang in SHELL and not problems:
-        for c, rule in _commands_to(block, ("run", "smoke", "parse")):
-            said = check_parses(c.argv + rule.flags)
-            if said:
-                problems.append(said)
-    return problems
-
-
 @pytest.mark.parametrize("text, expected", [
     ("```\nzoo list\n```\n", "a fence without a language"),
     ("```sh\npip install .\n```\n", "cannot run in the tests"),
@@ -608,7 +605,7 @@ def _all_problems(block):
 ], ids=lambda v: v if not v.endswith("```\n") else "")
 def test_the_checker_refuses_blocks_it_cannot_vouch_for(tmp_path, text, expected):
     (block,), _ = _block_of(tmp_path, text)
-    problems = _all_problems(block)
+    problems = all_problems(block)
     assert any(expected in p for p in problems), problems
 
 
@@ -632,7 +629,7 @@ def test_the_checker_accepts_what_it_should_and_reads_synopses_as_users_do(tmp_p
     ]) + "\n")
     assert stray == ["page.md:11: a test marker must sit on the line right above a fence"]
     sh, py, txt = blocks
-    assert [_all_problems(b) for b in blocks] == [[], [], []]
+    assert [all_problems(b) for b in blocks] == [[], [], []]
     argvs = [c.argv for c in shell_commands(sh)]
     assert argvs == [
         ["zoo", "list"], ["zoo", "list", "*vae*"],

@@ -373,3 +373,18 @@ def run(model, inputs):
             raise RunFailed(f"running it failed: {name!r} came out with shape {list(value.shape)}, expected {want}")
         out[name] = dequantize(value, detail)
     return out
+
+
+def run_in_batches(model, feed, output):
+    """Output `output` of `run` over every row of `feed`, in chunks of the file's fixed batch size when it has
+    one (the last chunk padded with copies of its last row, the padding dropped again)."""
+    n = len(next(iter(feed.values())))
+    step = model.fixed_batch or n
+    chunks = []
+    for i in range(0, n, step):
+        part = {k: v[i:i + step] for k, v in feed.items()}
+        m = len(next(iter(part.values())))
+        if m < step:
+            part = {k: np.concatenate([v, np.repeat(v[-1:], step - m, axis=0)]) for k, v in part.items()}
+        chunks.append(run(model, part)[output][:m])
+    return np.concatenate(chunks)

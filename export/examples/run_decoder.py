@@ -214,17 +214,9 @@ def load(path):
     return model, side
 
 
-def decode(model, feed, n):
-    """The dequantized 'image' rows for n samples, in chunks of the file's fixed batch size when it has one."""
-    step = model.fixed_batch or n
-    chunks = []
-    for i in range(0, n, step):
-        part = {k: v[i:i + step] for k, v in feed.items()}
-        m = len(part["code"])
-        if m < step:  # pad the last chunk of a fixed-batch file
-            part = {k: np.concatenate([v, np.repeat(v[-1:], step - m, axis=0)]) for k, v in part.items()}
-        chunks.append(dc.run(model, part)["image"][:m])
-    images = np.concatenate(chunks)
+def decode(model, feed):
+    """The dequantized 'image' rows of every code in feed, in chunks of the file's fixed batch size when it has one."""
+    images = dc.run_in_batches(model, feed, "image")
     if not np.all(np.isfinite(images)):
         raise Refused("it is corrupt: it decoded to non-finite pixel values")
     return images
@@ -298,7 +290,7 @@ def run(args):
             raise Refused(f"--label must be in [0, {classes - 1}] for this decoder")
         labels = np.full(args.n, args.label) if args.label is not None else np.arange(args.n) % classes
         feed["label_onehot"] = dc.feed(model, "label_onehot", one_hot(labels, classes))
-    return decode(model, feed, args.n), inputs, outputs, side
+    return decode(model, feed), inputs, outputs, side
 
 
 if __name__ == "__main__":

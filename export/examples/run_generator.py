@@ -90,15 +90,7 @@ def generate(path, n, seed, labels=None):
         if labels.min() < 0 or labels.max() >= classes:
             raise Refused(f"labels must be in [0, {classes - 1}] for this generator")
         feed["label_onehot"] = dc.feed(model, "label_onehot", one_hot(labels, classes))
-    step = model.fixed_batch or n
-    chunks = []
-    for i in range(0, n, step):
-        part = {k: v[i:i + step] for k, v in feed.items()}
-        m = len(part["code"])
-        if m < step:  # pad the last chunk of a fixed-batch file
-            part = {k: np.concatenate([v, np.repeat(v[-1:], step - m, axis=0)]) for k, v in part.items()}
-        chunks.append(dc.run(model, part)["image"][:m])
-    image = np.concatenate(chunks)
+    image = dc.run_in_batches(model, feed, "image")
     if not np.all(np.isfinite(image)):
         raise Refused("it generated non-finite pixels: the file is corrupt")
     return image.reshape(n, 28, 28, channels)
